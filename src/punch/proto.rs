@@ -1,0 +1,347 @@
+//! The rendezvous protocol: messages between a rank and `fmi-rendezvous` on the
+//! rank's control connection. Each message is one frame: a u32 length (little
+//! endian, counting the kind byte and body), a kind byte, and the body.
+//!
+//! ```text
+//! server -> rank   Challenge { version, nonce }            first thing on a connection
+//! rank -> server   Register { job, rank, size, candidates, auth }
+//! server -> rank   Registered { reflexive } | Refused { code, reason }
+//! rank -> server   WantPeer { rank }                        "I need a connection to rank"
+//! server -> rank   PeerInfo { rank, candidates }            sent to both sides of a pair
+//! server -> rank   PeerLost { rank }                        a rank's control connection died
+//! rank -> server   Abort { code };  server -> rank  Aborted { rank, code }
+//! rank -> server   Bye                                       orderly leave
+//! ```
+//! `auth` is HMAC-SHA256(server key, nonce | job | rank) followed by the server key
+//! verifier (see `auth`), so the token itself never crosses the wire.
+
+use crate::wire::{Reader, Writer};
+use std::net::SocketAddr;
+
+/// Protocol version; a server refuses others.
+pub const VERSION: u16 = 1;
+/// Largest frame body either side accepts.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// Longest job name.
+pub const MAX_JOB_NAME: usize = 256;
+/// Most candidates a rank may report.
+pub const MAX_CANDIDATES: usize = 16;
+
+/// Why the server refused a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RefuseCode {
+    /// Wrong token for this job.
+    Auth = 1,
+    /// The rank is out of range, already registered, or the size disagrees.
+    BadRank = 2,
+    /// Too many connections or jobs.
+    Busy = 3,
+    /// Unsupported protocol version or malformed registration.
+    Protocol = 4,
+}
+
+/// One control message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    Challenge {
+        version: u16,
+        nonce: [u8; 32],
+    },
+    Register {
+        version: u16,
+        job: String,
+        rank: u32,
+        size: u32,
+        candidates: Vec<SocketAddr>,
+        mac: [u8; 32],
+        verifier: [u8; 32],
+    },
+    Registered {
+        reflexive: SocketAddr,
+    },
+    Refused {
+        code: RefuseCode,
+        reason: String,
+    },
+    WantPeer {
+        rank: u32,
+    },
+    PeerInfo {
+        rank: u32,
+        candidates: Vec<SocketAddr>,
+    },
+    PeerLost {
+        rank: u32,
+    },
+    Abort {
+        code: i32,
+    },
+    Aborted {
+        rank: u32,
+        code: i32,
+    },
+    Bye,
+}
+
+/// A frame that could not be decoded; the connection that sent it is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtoError(pub String);
+
+impl std::fmt::Display for ProtoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(what: &str) -> ProtoError {
+    ProtoError(format!("malformed {what} message"))
+}
+
+fn write_candidates(w: &mut Writer, c: &[SocketAddr]) {
+    let n = c.len().min(MAX_CANDIDATES);
+    w.u8(n as u8);
+    for a in &c[..n] {
+        w.addr(a);
+    }
+}
+
+fn read_candidates(r: &mut Reader) -> Option<Vec<SocketAddr>> {
+    let n = r.u8()? as usize;
+    if n > MAX_CANDIDATES {
+        return None;
+    }
+    (0..n).map(|_| r.addr()).collect()
+}
+
+impl Msg {
+    /// Encodes the message as a whole frame, length prefix included.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u32(0);
+        match self {
+            Msg::Challenge { version, nonce } => {
+                w.u8(1).u16(*version).bytes(nonce);
+            }
+            Msg::Register {
+                version,
+                job,
+                rank,
+                size,
+                candidates,
+                mac,
+                verifier,
+            } => {
+                w.u8(2).u16(*version).str(job).u32(*rank).u32(*size);
+                write_candidates(&mut w, candidates);
+                w.bytes(mac).bytes(verifier);
+            }
+            Msg::Registered { reflexive } => {
+                w.u8(3).addr(reflexive);
+            }
+            Msg::Refused { code, reason } => {
+                w.u8(4).u8(*code as u8).str(reason);
+            }
+            Msg::WantPeer { rank } => {
+                w.u8(5).u32(*rank);
+            }
+            Msg::PeerInfo { rank, candidates } => {
+                w.u8(6).u32(*rank);
+                write_candidates(&mut w, candidates);
+            }
+            Msg::PeerLost { rank } => {
+                w.u8(7).u32(*rank);
+            }
+            Msg::Abort { code } => {
+                w.u8(8).i32(*code);
+            }
+            Msg::Aborted { rank, code } => {
+                w.u8(9).u32(*rank).i32(*code);
+            }
+            Msg::Bye => {
+                w.u8(10);
+            }
+        }
+        let len = (w.buf.len() - 4) as u32;
+        w.buf[..4].copy_from_slice(&len.to_le_bytes());
+        w.buf
+    }
+
+    /// Decodes one frame body (everything after the length prefix).
+    pub fn decode(body: &[u8]) -> Result<Msg, ProtoError> {
+        let mut r = Reader::new(body);
+        let kind = r.u8().ok_or_else(|| bad("empty"))?;
+        let msg = match kind {
+            1 => Msg::Challenge {
+                version: r.u16().ok_or_else(|| bad("challenge"))?,
+                nonce: r.array32().ok_or_else(|| bad("challenge"))?,
+            },
+            2 => (|| {
+                Some(Msg::Register {
+                    version: r.u16()?,
+                    job: r.str(MAX_JOB_NAME)?,
+                    rank: r.u32()?,
+                    size: r.u32()?,
+                    candidates: read_candidates(&mut r)?,
+                    mac: r.array32()?,
+                    verifier: r.array32()?,
+                })
+            })()
+            .ok_or_else(|| bad("register"))?,
+            3 => Msg::Registered {
+                reflexive: r.addr().ok_or_else(|| bad("registered"))?,
+            },
+            4 => {
+                let code = match r.u8() {
+                    Some(1) => RefuseCode::Auth,
+                    Some(2) => RefuseCode::BadRank,
+                    Some(3) => RefuseCode::Busy,
+                    Some(4) => RefuseCode::Protocol,
+                    _ => return Err(bad("refused")),
+                };
+                Msg::Refused {
+                    code,
+                    reason: r.str(MAX_FRAME).ok_or_else(|| bad("refused"))?,
+                }
+            }
+            5 => Msg::WantPeer {
+                rank: r.u32().ok_or_else(|| bad("want-peer"))?,
+            },
+            6 => Msg::PeerInfo {
+                rank: r.u32().ok_or_else(|| bad("peer-info"))?,
+                candidates: read_candidates(&mut r).ok_or_else(|| bad("peer-info"))?,
+            },
+            7 => Msg::PeerLost {
+                rank: r.u32().ok_or_else(|| bad("peer-lost"))?,
+            },
+            8 => Msg::Abort {
+                code: r.i32().ok_or_else(|| bad("abort"))?,
+            },
+            9 => Msg::Aborted {
+                rank: r.u32().ok_or_else(|| bad("aborted"))?,
+                code: r.i32().ok_or_else(|| bad("aborted"))?,
+            },
+            10 => Msg::Bye,
+            k => return Err(ProtoError(format!("unknown control message kind {k}"))),
+        };
+        if !r.is_empty() {
+            return Err(ProtoError(format!(
+                "trailing bytes after control message kind {kind}"
+            )));
+        }
+        Ok(msg)
+    }
+}
+
+/// Incremental decoder of a byte stream into messages. Feed it what the socket gave;
+/// take messages out until it has none.
+#[derive(Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    /// Appends bytes read from the socket.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next whole message, `Ok(None)` if more bytes are needed, or an error if
+    /// the stream is garbage (then the connection must be dropped).
+    pub fn next(&mut self) -> Result<Option<Msg>, ProtoError> {
+        if self.buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if len == 0 || len > MAX_FRAME {
+            return Err(ProtoError(format!(
+                "control frame length {len} out of range"
+            )));
+        }
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let msg = Msg::decode(&self.buf[4..4 + len]);
+        self.buf.drain(..4 + len);
+        msg.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn addr() -> impl Strategy<Value = SocketAddr> {
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::from((ip, p)))
+    }
+
+    fn msg() -> impl Strategy<Value = Msg> {
+        prop_oneof![
+            (any::<u16>(), any::<[u8; 32]>())
+                .prop_map(|(version, nonce)| Msg::Challenge { version, nonce }),
+            (
+                "[a-z0-9-]{0,40}",
+                any::<u32>(),
+                any::<u32>(),
+                proptest::collection::vec(addr(), 0..MAX_CANDIDATES),
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>()
+            )
+                .prop_map(|(job, rank, size, candidates, mac, verifier)| {
+                    Msg::Register {
+                        version: VERSION,
+                        job,
+                        rank,
+                        size,
+                        candidates,
+                        mac,
+                        verifier,
+                    }
+                }),
+            addr().prop_map(|reflexive| Msg::Registered { reflexive }),
+            ".{0,40}".prop_map(|reason| Msg::Refused {
+                code: RefuseCode::Auth,
+                reason
+            }),
+            any::<u32>().prop_map(|rank| Msg::WantPeer { rank }),
+            (any::<u32>(), proptest::collection::vec(addr(), 0..4))
+                .prop_map(|(rank, candidates)| Msg::PeerInfo { rank, candidates }),
+            any::<u32>().prop_map(|rank| Msg::PeerLost { rank }),
+            any::<i32>().prop_map(|code| Msg::Abort { code }),
+            (any::<u32>(), any::<i32>()).prop_map(|(rank, code)| Msg::Aborted { rank, code }),
+            Just(Msg::Bye),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip_through_stream(msgs in proptest::collection::vec(msg(), 1..8), split in 0usize..64) {
+            let bytes: Vec<u8> = msgs.iter().flat_map(|m| m.encode()).collect();
+            let mut fr = FrameReader::default();
+            let cut = split.min(bytes.len());
+            fr.push(&bytes[..cut]);
+            let mut out = Vec::new();
+            while let Some(m) = fr.next().unwrap() { out.push(m); }
+            fr.push(&bytes[cut..]);
+            while let Some(m) = fr.next().unwrap() { out.push(m); }
+            prop_assert_eq!(out, msgs);
+        }
+
+        #[test]
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut fr = FrameReader::default();
+            fr.push(&b);
+            for _ in 0..8 {
+                match fr.next() { Ok(Some(_)) => continue, _ => break }
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_oversized_frames() {
+        let mut fr = FrameReader::default();
+        fr.push(&((MAX_FRAME + 1) as u32).to_le_bytes());
+        assert!(fr.next().is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! The rendezvous server (being written).
