@@ -4,7 +4,16 @@
 //! `include/fmi.h`. See `README.md` for the architecture.
 
 pub mod auth;
+pub mod bootstrap;
+pub mod channel;
+pub mod coll;
+pub mod comm;
+pub mod config;
+pub mod datatype;
+pub mod engine;
 pub mod error;
+pub mod group;
+pub mod log;
 pub mod punch;
 pub mod wire;
 

@@ -1,4 +1,5 @@
 //! Rendezvous: the server that ranks register with, and its protocol.
 
+pub mod client;
 pub mod proto;
 pub mod server;

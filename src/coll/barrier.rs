@@ -1,0 +1,20 @@
+//! Dissemination barrier: in round k every rank signals rank+2^k and waits for
+//! rank-2^k; after ceil(log2 n) rounds everyone has heard, directly or not, from
+//! everyone. Works for any n, not only powers of two.
+
+use super::tags;
+use crate::comm::Comm;
+use crate::error::Result;
+
+pub fn barrier(comm: &Comm) -> Result<()> {
+    let n = comm.size();
+    let me = comm.rank();
+    let mut dist = 1;
+    while dist < n {
+        let to = (me + dist) % n;
+        let from = (me + n - dist) % n;
+        comm.coll_sendrecv(&[], to, &mut [], from, tags::BARRIER)?;
+        dist *= 2;
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Configuration: `FMI_*` environment variables and an optional JSON file in the shape
+//! of the original FMI's `fmi.json` (`backends.Direct.host/port/max_timeout`). The
+//! environment wins over the file, so a launcher can override a deployed file.
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+/// Default for `FMI_TIMEOUT_MS`.
+pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+/// Default for `FMI_EAGER_LIMIT`.
+pub const DEFAULT_EAGER_LIMIT: usize = 64 * 1024;
+/// Default for `FMI_SPIN_US` when the host has a core per rank.
+pub const DEFAULT_SPIN_US: u64 = 200;
+
+/// Settings of one communicator world.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `host:port` of `fmi-rendezvous` (`FMI_RENDEZVOUS`).
+    pub rendezvous: Option<String>,
+    /// Job secret (`FMI_TOKEN`); empty means an unauthenticated job.
+    pub token: String,
+    /// Bound on every blocking call (`FMI_TIMEOUT_MS`; 0 = none).
+    pub timeout: Option<Duration>,
+    /// Messages up to this many bytes go eagerly (`FMI_EAGER_LIMIT`).
+    pub eager_limit: usize,
+    /// How long a blocked call spins after the last progress before it sleeps.
+    pub spin: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rendezvous: None,
+            token: String::new(),
+            timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
+            eager_limit: DEFAULT_EAGER_LIMIT,
+            spin: Duration::from_micros(DEFAULT_SPIN_US),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_u64(name: &str) -> Result<Option<u64>> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::config(format!("{name}={v:?} is not a non-negative integer"))),
+    }
+}
+
+fn timeout_from_ms(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+impl Config {
+    /// Reads the optional file, then the environment.
+    pub fn load(path: Option<&str>) -> Result<Config> {
+        let mut c = Config::default();
+        if let Some(p) = path {
+            c.apply_file(p)?;
+        }
+        c.apply_env()?;
+        Ok(c)
+    }
+
+    fn apply_env(&mut self) -> Result<()> {
+        if let Some(v) = env("FMI_RENDEZVOUS") {
+            self.rendezvous = Some(v);
+        }
+        if let Some(v) = env("FMI_TOKEN") {
+            self.token = v;
+        }
+        if let Some(ms) = env_u64("FMI_TIMEOUT_MS")? {
+            self.timeout = timeout_from_ms(ms);
+        }
+        if let Some(n) = env_u64("FMI_EAGER_LIMIT")? {
+            let max = crate::wire::MAX_EAGER_PAYLOAD;
+            if n > max {
+                return Err(Error::config(format!(
+                    "FMI_EAGER_LIMIT={n} exceeds the protocol's limit of {max} bytes"
+                )));
+            }
+            self.eager_limit = n as usize;
+        }
+        match env_u64("FMI_SPIN_US")? {
+            Some(us) => self.spin = Duration::from_micros(us),
+            None => {
+                // More ranks on this host than cores: spinning would only steal the
+                // core from the rank we wait for.
+                let local = env_u64("FMI_LOCAL_SIZE")?.unwrap_or(1);
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+                if local > cores {
+                    self.spin = Duration::from_micros(10);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the original FMI JSON shape. Errors name the file, line and reason.
+    fn apply_file(&mut self, path: &str) -> Result<()> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("cannot read config file {path}: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "{path}:{}:{}: invalid JSON: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let direct = v
+            .get("backends")
+            .and_then(|b| b.get("Direct").or_else(|| b.get("direct")));
+        if let Some(d) = direct {
+            let host = d.get("host").and_then(|h| h.as_str());
+            let port = d.get("port").and_then(|p| p.as_u64());
+            match (host, port) {
+                (Some(h), Some(p)) if p <= u16::MAX as u64 => {
+                    self.rendezvous = Some(format!("{h}:{p}"))
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(Error::config(format!(
+                        "{path}: backends.Direct needs a string \"host\" and a \"port\" between 0 and 65535"
+                    )))
+                }
+            }
+            if let Some(t) = d.get("max_timeout") {
+                let ms = t.as_u64().ok_or_else(|| {
+                    Error::config(format!(
+                        "{path}: backends.Direct.max_timeout must be a non-negative integer (milliseconds)"
+                    ))
+                })?;
+                self.timeout = timeout_from_ms(ms);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile_path::Path {
+        tempfile_path::Path::new(text)
+    }
+
+    mod tempfile_path {
+        pub struct Path(pub std::path::PathBuf);
+        impl Path {
+            pub fn new(text: &str) -> Path {
+                let p = std::env::temp_dir().join(format!(
+                    "fmi-config-test-{}-{}.json",
+                    std::process::id(),
+                    crate::auth::new_token()
+                ));
+                std::fs::write(&p, text).unwrap();
+                Path(p)
+            }
+            pub fn s(&self) -> &str {
+                self.0.to_str().unwrap()
+            }
+        }
+        impl Drop for Path {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_original_shape() {
+        let f = write(r#"{"backends": {"Direct": {"host": "10.0.0.1", "port": 10000, "max_timeout": 500, "enabled": true}}}"#);
+        let mut c = Config::default();
+        c.apply_file(f.s()).unwrap();
+        assert_eq!(c.rendezvous.as_deref(), Some("10.0.0.1:10000"));
+        assert_eq!(c.timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn malformed_file_names_line() {
+        let f = write("{\n  \"backends\": {\n    \"Direct\": { \"host\": \"x\" \"port\": 1 }\n  }\n}\n");
+        let e = Config::default().apply_file(f.s()).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Config);
+        assert!(e.msg.contains(":3:"), "{}", e.msg);
+        let f = write(r#"{"backends": {"Direct": {"host": "x", "port": 70000}}}"#);
+        assert!(Config::default().apply_file(f.s()).is_err());
+        assert!(Config::default().apply_file("/nonexistent/fmi.json").is_err());
+    }
+}

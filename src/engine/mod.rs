@@ -1,0 +1,624 @@
+//! The per-world progress engine: peer connections, matching, requests, and the
+//! progress loop. One `World` is one job membership (rank, size, job name); every
+//! communicator derived from it shares its connections and separates its traffic by
+//! context id.
+//!
+//! Progress is driven by calls into the library. A blocked call spins on
+//! non-blocking I/O while things move and sleeps in epoll once they stop, so that
+//! ranks sharing a core do not steal it from the peer they wait for.
+
+pub mod matching;
+mod peers;
+mod sink;
+
+use crate::auth::JobKeys;
+use crate::channel::direct::Conn;
+use crate::channel::RawBuf;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::group::Group;
+use crate::punch::client::{self, Control};
+use crate::punch::proto::Msg;
+use crate::wire::{Header, Kind};
+use matching::{Body, Matcher, Posted, ANY};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use parking_lot::Mutex;
+use peers::{Peer, Phase};
+use slab::Slab;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const CONTROL: Token = Token(usize::MAX - 2);
+/// Longest sleep in one epoll call, so timers (retries, handshake deadlines) run.
+const SLEEP_SLICE: Duration = Duration::from_millis(50);
+/// A blocking send waits once this much is queued for one peer.
+const BACKLOG_HIGH: usize = 8 << 20;
+
+/// Handle of a request inside its world.
+pub type ReqId = usize;
+
+/// Completion of an operation. `source` is a world rank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub source: u32,
+    pub tag: i32,
+    pub bytes: usize,
+    pub error: Option<Error>,
+}
+
+enum ReqKind {
+    /// `buf` is kept for rendezvous sends until the data is written.
+    Send { dest: u32, buf: Option<RawBuf> },
+    Recv { buf: RawBuf, group: Arc<Group> },
+}
+
+struct Req {
+    kind: ReqKind,
+    done: Option<Status>,
+    /// Set once a rendezvous transfer into or out of the buffer has begun.
+    token: Option<u64>,
+}
+
+/// A rendezvous message this rank agreed to receive.
+struct Transfer {
+    /// The receive, None once cancelled (the data is then dropped).
+    req: Option<ReqId>,
+    tag: i32,
+    /// Size of the whole message, and the part that fits the buffer.
+    len: u64,
+    accepted: u64,
+}
+
+/// Everything the frame handlers need; the connections themselves live beside it so
+/// a connection can be read while its frames update this.
+pub(crate) struct Core {
+    rank: u32,
+    size: u32,
+    job: String,
+    keys: JobKeys,
+    eager_limit: usize,
+    timeout: Option<Duration>,
+    matcher: Matcher,
+    reqs: Slab<Req>,
+    peers: Vec<Peer>,
+    phases: HashMap<usize, Phase>,
+    next_token: u64,
+    /// Rendezvous sends waiting for clear-to-send: token -> request.
+    await_cts: HashMap<u64, ReqId>,
+    /// Rendezvous receives waiting for data, by (peer, token).
+    await_data: HashMap<(u32, u64), Transfer>,
+    /// Data frames being written: token -> send request.
+    sending: HashMap<u64, ReqId>,
+    /// Work produced while reading a connection, done once the read is over.
+    outbox: Vec<sink::Action>,
+}
+
+struct State {
+    poll: Poll,
+    events: Events,
+    listener: Option<TcpListener>,
+    control: Option<Control>,
+    conns: Slab<Conn>,
+    core: Core,
+    done: Vec<u64>,
+    ctl_msgs: Vec<Msg>,
+    next_timers: Instant,
+    aborting: bool,
+    /// Leaving: connection losses are expected and not worth a warning.
+    closing: bool,
+}
+
+/// One job membership.
+pub struct World {
+    pub rank: u32,
+    pub size: u32,
+    pub job: String,
+    pub cfg: Config,
+    state: Mutex<State>,
+    next_ctx: Mutex<u32>,
+}
+
+fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::connect(format!("{what}: {e}"))
+}
+
+impl World {
+    /// Joins `job` as `rank` of `size`: opens the listener, registers with the
+    /// rendezvous server (not needed for a world of one).
+    pub fn join(rank: u32, size: u32, job: &str, cfg: Config) -> Result<Arc<World>> {
+        crate::log::init();
+        if size == 0 || rank >= size {
+            return Err(Error::arg(format!("rank {rank} is not below size {size}")));
+        }
+        if job.is_empty() || job.len() > crate::punch::proto::MAX_JOB_NAME {
+            return Err(Error::arg(format!(
+                "job name must be 1 to {} bytes long",
+                crate::punch::proto::MAX_JOB_NAME
+            )));
+        }
+        let poll = Poll::new().map_err(io_err("epoll"))?;
+        let keys = JobKeys::new(&cfg.token, job);
+        let mut listener = None;
+        let mut control = None;
+        if size > 1 {
+            let server = cfg.rendezvous.clone().ok_or_else(|| {
+                Error::config(
+                    "no rendezvous server: set FMI_RENDEZVOUS=host:port (fmirun does) or backends.Direct in the config file",
+                )
+            })?;
+            let mut l = bind_listener().map_err(io_err("cannot open the peer listener"))?;
+            let port = l.local_addr().map_err(io_err("listener"))?.port();
+            poll.registry()
+                .register(&mut l, LISTENER, Interest::READABLE)
+                .map_err(io_err("epoll"))?;
+            let reg_timeout = cfg.timeout.unwrap_or(Duration::from_secs(3600));
+            let reg = client::register(&server, job, rank, size, &keys, port, reg_timeout)?;
+            log::info!(
+                "rank {rank}/{size} of job {job:?} registered with {server}; seen as {}",
+                reg.reflexive
+            );
+            let mut c = Control::new(reg)?;
+            poll.registry()
+                .register(&mut c.stream, CONTROL, Interest::READABLE | Interest::WRITABLE)
+                .map_err(io_err("epoll"))?;
+            listener = Some(l);
+            control = Some(c);
+        }
+        let core = Core {
+            rank,
+            size,
+            job: job.to_string(),
+            keys,
+            eager_limit: cfg.eager_limit,
+            timeout: cfg.timeout,
+            matcher: Matcher::default(),
+            reqs: Slab::new(),
+            peers: (0..size).map(|_| Peer::default()).collect(),
+            phases: HashMap::new(),
+            next_token: 1,
+            await_cts: HashMap::new(),
+            await_data: HashMap::new(),
+            sending: HashMap::new(),
+            outbox: Vec::new(),
+        };
+        let mut st = State {
+            poll,
+            events: Events::with_capacity(256),
+            listener,
+            control,
+            conns: Slab::new(),
+            core,
+            done: Vec::new(),
+            ctl_msgs: Vec::new(),
+            next_timers: Instant::now(),
+            aborting: false,
+            closing: false,
+        };
+        // Peer infos may have arrived together with the registration answer.
+        st.handle_control_buffered();
+        Ok(Arc::new(World {
+            rank,
+            size,
+            job: job.to_string(),
+            cfg,
+            state: Mutex::new(st),
+            next_ctx: Mutex::new(1),
+        }))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.cfg.timeout.map(|t| Instant::now() + t)
+    }
+
+    /// Spins while progress is made, sleeps in epoll when it stops; returns once
+    /// `check` yields a value, or fails on timeout.
+    fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        what: &dyn Fn() -> String,
+        mut check: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T> {
+        let mut last_progress = Instant::now();
+        loop {
+            let mut st = self.state.lock();
+            if let Some(v) = check(&mut st) {
+                return Ok(v);
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::timeout(format!(
+                    "{} did not complete within {} ms (FMI_TIMEOUT_MS)",
+                    what(),
+                    self.cfg.timeout.map_or(0, |t| t.as_millis())
+                )));
+            }
+            let sleep = now.duration_since(last_progress) >= self.cfg.spin;
+            let timeout = if sleep {
+                let left = deadline.map_or(SLEEP_SLICE, |d| d.saturating_duration_since(now));
+                left.min(SLEEP_SLICE)
+            } else {
+                Duration::ZERO
+            };
+            if st.progress(Some(timeout)) {
+                last_progress = Instant::now();
+            }
+            if let Some(v) = check(&mut st) {
+                return Ok(v);
+            }
+            drop(st);
+            if !sleep {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Drives progress once without blocking.
+    pub fn poke(&self) {
+        self.state.lock().progress(Some(Duration::ZERO));
+    }
+
+    /// Blocking send of `data` (world ranks).
+    pub fn send(&self, ctx: u32, dest: u32, tag: i32, data: &[u8]) -> Result<()> {
+        {
+            let mut st = self.state.lock();
+            let st = &mut *st;
+            st.check_peer(dest)?;
+            if dest == st.core.rank {
+                st.core.deliver_self(ctx, tag, data);
+                return Ok(());
+            }
+            if data.len() <= st.core.eager_limit {
+                let hdr = Header::new(Kind::Eager, ctx, tag, data.len() as u64, 0);
+                st.send_copy(dest, &hdr, data);
+                if st.backlog(dest) < BACKLOG_HIGH {
+                    return Ok(());
+                }
+            }
+        }
+        if data.len() <= self.cfg.eager_limit {
+            // Too much queued for this peer: wait until it drains, so memory stays
+            // bounded when a receiver falls behind.
+            let deadline = self.deadline();
+            return self.wait_for(
+                deadline,
+                &|| format!("send to rank {dest}"),
+                |st| match st.check_peer(dest) {
+                    Err(e) => Some(Err(e)),
+                    Ok(()) => (st.backlog(dest) < BACKLOG_HIGH / 2).then_some(Ok(())),
+                },
+            )?;
+        }
+        // SAFETY: the blocking wait below does not return before the request is
+        // complete or cancelled, so `data` outlives every access.
+        let buf = unsafe { RawBuf::new(data.as_ptr() as *mut u8, data.len()) };
+        let id = self.isend(ctx, dest, tag, buf)?;
+        self.wait(id).and_then(status_result).map(|_| ())
+    }
+
+    /// Starts a send. The buffer must stay valid until the request completes.
+    pub fn isend(&self, ctx: u32, dest: u32, tag: i32, buf: RawBuf) -> Result<ReqId> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        st.check_peer(dest)?;
+        let me = st.core.rank;
+        let done = |bytes| Status {
+            source: dest,
+            tag,
+            bytes,
+            error: None,
+        };
+        let bytes = buf.len();
+        if dest == me {
+            st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
+            return Ok(st.core.new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+        }
+        if bytes <= st.core.eager_limit {
+            let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
+            st.send_copy(dest, &hdr, buf.slice(0, bytes));
+            return Ok(st.core.new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+        }
+        let id = st.core.new_req(ReqKind::Send { dest, buf: Some(buf) }, None);
+        let token = st.core.next_token;
+        st.core.next_token += 1;
+        st.core.reqs[id].token = Some(token);
+        st.core.await_cts.insert(token, id);
+        let hdr = Header::new(Kind::Rts, ctx, tag, bytes as u64, token);
+        st.send_copy(dest, &hdr, &[]);
+        Ok(id)
+    }
+
+    /// Starts a receive. `src` is a world rank or [`ANY`]; `group` is the
+    /// communicator's, so that a wildcard receive fails when a member is lost.
+    pub fn irecv(&self, ctx: u32, src: i32, tag: i32, buf: RawBuf, group: &Arc<Group>) -> Result<ReqId> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        if src != ANY {
+            st.check_rank(src as u32)?;
+        }
+        let id = st.core.new_req(
+            ReqKind::Recv {
+                buf,
+                group: group.clone(),
+            },
+            None,
+        );
+        if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
+            match u.body {
+                Body::Eager(v) => {
+                    let n = v.len().min(buf.len());
+                    buf.write_at(0, &v[..n]);
+                    st.core.complete_recv(id, u.src, u.tag, v.len() as u64);
+                }
+                Body::Rts { token, len } => st.accept_rts(id, u.src, u.tag, token, len),
+            }
+            return Ok(id);
+        }
+        if let Some(e) = st.core.lost_error_for(src, group) {
+            st.core.finish(id, Status { source: src.max(0) as u32, tag, bytes: 0, error: Some(e) });
+            return Ok(id);
+        }
+        st.core.matcher.post(Posted { ctx, src, tag, req: id });
+        Ok(id)
+    }
+
+    /// Blocking receive into `buf`.
+    pub fn recv(&self, ctx: u32, src: i32, tag: i32, buf: &mut [u8], group: &Arc<Group>) -> Result<Status> {
+        // SAFETY: `wait` does not return before the request is complete or cancelled.
+        let raw = unsafe { RawBuf::new(buf.as_mut_ptr(), buf.len()) };
+        let id = self.irecv(ctx, src, tag, raw, group)?;
+        self.wait(id)
+    }
+
+    /// Waits for a request and frees it. On timeout the request is cancelled (its
+    /// buffer is no longer touched) and freed too.
+    pub fn wait(&self, id: ReqId) -> Result<Status> {
+        let deadline = self.deadline();
+        let r = self.wait_for(deadline, &|| "operation".to_string(), |st| {
+            match st.core.reqs.get(id) {
+                None => Some(Err(Error::arg("request is not active"))),
+                Some(r) if r.done.is_some() => Some(Ok(st.core.reqs.remove(id).done)),
+                Some(_) => None,
+            }
+        });
+        match r {
+            Ok(Ok(Some(s))) => Ok(s),
+            Ok(Ok(None)) => Err(Error::internal("completed request without status")),
+            Ok(Err(e)) => Err(e),
+            Err(e) => {
+                self.cancel(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Non-blocking completion check; frees the request when complete.
+    pub fn test(&self, id: ReqId) -> Result<Option<Status>> {
+        let mut st = self.state.lock();
+        st.progress(Some(Duration::ZERO));
+        match st.core.reqs.get(id) {
+            None => Err(Error::arg("request is not active")),
+            Some(r) if r.done.is_some() => Ok(st.core.reqs.remove(id).done),
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// Cancels and frees a request: its buffer is not touched afterwards. A
+    /// rendezvous transfer already under way cannot be stopped cleanly; its
+    /// connection is dropped.
+    pub fn cancel(&self, id: ReqId) {
+        let mut st = self.state.lock();
+        st.cancel(id);
+    }
+
+    /// Looks for a matching message; blocks until there is one when `block`.
+    pub fn probe(&self, ctx: u32, src: i32, tag: i32, group: &Arc<Group>, block: bool) -> Result<Option<Status>> {
+        if src != ANY {
+            self.state.lock().check_rank(src as u32)?;
+        }
+        let look = |st: &mut State| -> Option<Result<Status>> {
+            if let Some(u) = st.core.matcher.peek_unexpected(ctx, src, tag) {
+                return Some(Ok(Status {
+                    source: u.src,
+                    tag: u.tag,
+                    bytes: u.body.len() as usize,
+                    error: None,
+                }));
+            }
+            st.core.lost_error_for(src, group).map(Err)
+        };
+        let mut st = self.state.lock();
+        st.progress(Some(Duration::ZERO));
+        if let Some(r) = look(&mut st) {
+            return r.map(Some);
+        }
+        drop(st);
+        if !block {
+            return Ok(None);
+        }
+        self.wait_for(self.deadline(), &|| "probe".to_string(), look)?
+            .map(Some)
+    }
+
+    /// Allocates the next context id (collectively agreed by `comm`'s callers).
+    pub fn ctx_counter(&self) -> parking_lot::MutexGuard<'_, u32> {
+        self.next_ctx.lock()
+    }
+
+    /// Orderly leave: sends what is queued, tells peers and the server, and waits
+    /// (bounded) for peers to close their side, so no data in flight is lost.
+    pub fn shutdown(&self) {
+        let deadline = Instant::now() + self.cfg.timeout.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(30));
+        let _ = self.wait_for(Some(deadline), &|| "flushing at free".into(), |st| {
+            st.all_flushed().then_some(())
+        });
+        {
+            let mut st = self.state.lock();
+            st.say_goodbye();
+        }
+        let r = self.wait_for(Some(deadline), &|| "closing connections at free".into(), |st| {
+            st.all_closed().then_some(())
+        });
+        if let Err(e) = r {
+            log::debug!("free: {}", e.msg);
+        }
+        self.state.lock().close_all();
+    }
+
+    /// Tells every rank of the job to end, then ends this process.
+    pub fn abort(&self, code: i32) -> ! {
+        {
+            let mut st = self.state.lock();
+            st.aborting = true;
+            if let Some(c) = st.control.as_mut() {
+                let _ = c.send(&Msg::Abort { code });
+                let until = Instant::now() + Duration::from_secs(2);
+                while !c.flushed() && Instant::now() < until {
+                    c.writable = true;
+                    let _ = c.flush();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        log::error!("rank {} called FMI_Abort({code})", self.rank);
+        std::process::exit(code)
+    }
+}
+
+/// Turns a status with an error into that error.
+pub fn status_result(s: Status) -> Result<Status> {
+    match &s.error {
+        Some(e) => Err(e.clone()),
+        None => Ok(s),
+    }
+}
+
+fn bind_listener() -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], 0)).into())?;
+    s.listen(1024)?;
+    Ok(TcpListener::from_std(s.into()))
+}
+
+impl Core {
+    fn new_req(&mut self, kind: ReqKind, done: Option<Status>) -> ReqId {
+        self.reqs.insert(Req {
+            kind,
+            done,
+            token: None,
+        })
+    }
+
+    fn finish(&mut self, id: ReqId, s: Status) {
+        if let Some(r) = self.reqs.get_mut(id) {
+            if r.done.is_none() {
+                r.done = Some(s);
+            }
+        }
+    }
+
+    /// Completes a receive of a `len`-byte message (truncated if the buffer is smaller).
+    fn complete_recv(&mut self, id: ReqId, src: u32, tag: i32, len: u64) {
+        let cap = match self.reqs.get(id) {
+            Some(Req {
+                kind: ReqKind::Recv { buf, .. },
+                ..
+            }) => buf.len() as u64,
+            _ => return,
+        };
+        let error = (len > cap).then(|| {
+            Error::new(
+                ErrorKind::Truncate,
+                format!("message of {len} bytes from rank {src} (tag {tag}) truncated to the receive buffer of {cap} bytes"),
+            )
+        });
+        self.finish(
+            id,
+            Status {
+                source: src,
+                tag,
+                bytes: len.min(cap) as usize,
+                error,
+            },
+        );
+    }
+
+    /// A message to ourselves: straight into a posted receive, or queued.
+    fn deliver_self(&mut self, ctx: u32, tag: i32, data: &[u8]) {
+        let me = self.rank;
+        if let Some(p) = self.matcher.take_posted(ctx, me, tag) {
+            if let Some(Req {
+                kind: ReqKind::Recv { buf, .. },
+                ..
+            }) = self.reqs.get(p.req)
+            {
+                let n = data.len().min(buf.len());
+                buf.write_at(0, &data[..n]);
+            }
+            self.complete_recv(p.req, me, tag, data.len() as u64);
+        } else {
+            self.matcher.add_unexpected(matching::Unexpected {
+                ctx,
+                src: me,
+                tag,
+                body: Body::Eager(data.to_vec()),
+            });
+        }
+    }
+
+    /// The error a receive from `src` (or any member of `group`) gets because a
+    /// needed rank is lost, if so.
+    fn lost_error_for(&self, src: i32, group: &Group) -> Option<Error> {
+        if src != ANY {
+            return self.peers[src as usize].lost_error(src as u32);
+        }
+        group
+            .members()
+            .iter()
+            .find_map(|&m| self.peers[m as usize].lost_error(m))
+    }
+}
+
+impl World {
+    /// Sends `data` to `dest` and receives into `buf` from `src` at the same time,
+    /// so that pairs exchanging in both directions cannot deadlock.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sendrecv(
+        &self,
+        ctx: u32,
+        dest: u32,
+        stag: i32,
+        data: &[u8],
+        src: i32,
+        rtag: i32,
+        buf: &mut [u8],
+        group: &Arc<Group>,
+    ) -> Result<Status> {
+        // SAFETY: both requests are waited for (or cancelled by `wait` on timeout, or
+        // cancelled below on error) before this function returns.
+        let sbuf = unsafe { RawBuf::new(data.as_ptr() as *mut u8, data.len()) };
+        // SAFETY: as above.
+        let rbuf = unsafe { RawBuf::new(buf.as_mut_ptr(), buf.len()) };
+        let r = self.irecv(ctx, src, rtag, rbuf, group)?;
+        let s = match self.isend(ctx, dest, stag, sbuf) {
+            Ok(s) => s,
+            Err(e) => {
+                self.cancel(r);
+                return Err(e);
+            }
+        };
+        let rs = self.wait(r);
+        if rs.is_err() {
+            self.cancel(s);
+            return rs;
+        }
+        self.wait(s).and_then(status_result)?;
+        rs
+    }
+}

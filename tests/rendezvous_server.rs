@@ -1,0 +1,667 @@
+//! The rendezvous server against small blocking clients that speak the protocol of
+//! `fmi::punch::proto` byte for byte.
+
+use fmi::auth::{self, JobKeys};
+use fmi::punch::proto::{FrameReader, Msg, RefuseCode, MAX_FRAME, VERSION};
+use fmi::punch::server::{Server, ServerConfig, ServerHandle};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Long enough for a loaded CI machine, short enough that a bug fails the test
+/// instead of hanging it.
+const WAIT: Duration = Duration::from_secs(10);
+/// How long "nothing arrives" is watched for.
+const QUIET: Duration = Duration::from_millis(300);
+
+fn start(cfg: ServerConfig) -> ServerHandle {
+    Server::bind("127.0.0.1:0".parse().unwrap(), cfg)
+        .expect("bind")
+        .spawn()
+        .expect("spawn")
+}
+
+fn start_default() -> ServerHandle {
+    start(ServerConfig::default())
+}
+
+/// What a read gave.
+#[derive(Debug)]
+enum Got {
+    Msg(Msg),
+    Closed,
+    Timeout,
+}
+
+struct Client {
+    s: TcpStream,
+    fr: FrameReader,
+    nonce: [u8; 32],
+}
+
+impl Client {
+    /// Connects and reads the server's challenge.
+    fn connect(addr: SocketAddr) -> Client {
+        let mut c = Client::raw(addr);
+        match c.recv() {
+            Msg::Challenge { version, nonce } => {
+                assert_eq!(version, VERSION);
+                c.nonce = nonce;
+            }
+            m => panic!("expected a challenge, got {m:?}"),
+        }
+        c
+    }
+
+    /// Connects without reading anything.
+    fn raw(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        Client {
+            s,
+            fr: FrameReader::default(),
+            nonce: [0; 32],
+        }
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.s.local_addr().unwrap()
+    }
+
+    fn send(&mut self, m: &Msg) {
+        self.s.write_all(&m.encode()).expect("send");
+    }
+
+    fn try_recv(&mut self, timeout: Duration) -> Got {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.fr.next() {
+                Ok(Some(m)) => return Got::Msg(m),
+                Ok(None) => {}
+                Err(e) => panic!("server sent garbage: {e}"),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::Timeout;
+            }
+            self.s.set_read_timeout(Some(left)).unwrap();
+            let mut buf = [0u8; 4096];
+            match self.s.read(&mut buf) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => self.fr.push(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Got::Timeout
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A reset is a close too.
+                Err(_) => return Got::Closed,
+            }
+        }
+    }
+
+    fn recv(&mut self) -> Msg {
+        match self.try_recv(WAIT) {
+            Got::Msg(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    fn assert_quiet(&mut self) {
+        match self.try_recv(QUIET) {
+            Got::Timeout => {}
+            other => panic!("expected nothing, got {other:?}"),
+        }
+    }
+
+    fn assert_closed(&mut self) {
+        loop {
+            match self.try_recv(WAIT) {
+                Got::Closed => return,
+                Got::Msg(_) => continue,
+                Got::Timeout => panic!("the server did not close the connection"),
+            }
+        }
+    }
+
+    /// A registration message as a well-behaved rank builds it.
+    fn register_msg(
+        &self,
+        job: &str,
+        rank: u32,
+        size: u32,
+        token: &str,
+        candidates: Vec<SocketAddr>,
+    ) -> Msg {
+        let keys = JobKeys::new(token, job);
+        Msg::Register {
+            version: VERSION,
+            job: job.into(),
+            rank,
+            size,
+            candidates,
+            mac: keys.server_mac(&self.nonce, job, rank),
+            verifier: keys.server_verifier(),
+        }
+    }
+
+    /// Registers and returns the answer.
+    fn register_with(
+        &mut self,
+        job: &str,
+        rank: u32,
+        size: u32,
+        token: &str,
+        candidates: Vec<SocketAddr>,
+    ) -> Msg {
+        let m = self.register_msg(job, rank, size, token, candidates);
+        self.send(&m);
+        self.recv()
+    }
+}
+
+/// A registered rank, with its host candidates.
+fn rank(addr: SocketAddr, job: &str, r: u32, size: u32, token: &str) -> Client {
+    let mut c = Client::connect(addr);
+    let answer = c.register_with(job, r, size, token, vec![host_cand(r)]);
+    match answer {
+        Msg::Registered { reflexive } => assert_eq!(reflexive, c.local()),
+        m => panic!("rank {r} of {job} not registered: {m:?}"),
+    }
+    c
+}
+
+fn host_cand(r: u32) -> SocketAddr {
+    SocketAddr::from(([10, 0, (r >> 8) as u8, r as u8], 7000 + r as u16))
+}
+
+fn expect_refused(m: Msg, code: RefuseCode, words: &[&str]) {
+    match m {
+        Msg::Refused { code: c, reason } => {
+            assert_eq!(c, code, "reason: {reason}");
+            for w in words {
+                assert!(reason.contains(w), "'{reason}' does not mention '{w}'");
+            }
+        }
+        m => panic!("expected Refused {code:?}, got {m:?}"),
+    }
+}
+
+fn expect_peer_info(m: Msg, rank: u32, candidates: &[SocketAddr]) {
+    assert_eq!(
+        m,
+        Msg::PeerInfo {
+            rank,
+            candidates: candidates.to_vec()
+        }
+    );
+}
+
+#[test]
+fn registration_reports_the_reflexive_address() {
+    let srv = start_default();
+    let mut c = Client::connect(srv.local_addr());
+    let m = c.register_with("j", 0, 1, "tok", vec![]);
+    assert_eq!(
+        m,
+        Msg::Registered {
+            reflexive: c.local()
+        }
+    );
+    // Nonces are fresh per connection.
+    let other = Client::connect(srv.local_addr());
+    assert_ne!(other.nonce, c.nonce);
+}
+
+#[test]
+fn peer_info_reaches_both_sides() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = Client::connect(a);
+    // A repeated candidate, and the reflexive address among the candidates: both
+    // must appear once.
+    let c0 = vec![host_cand(0), host_cand(0), r0.local()];
+    assert!(matches!(
+        r0.register_with("pair", 0, 2, "tok", c0),
+        Msg::Registered { .. }
+    ));
+    let mut r1 = rank(a, "pair", 1, 2, "tok");
+    r0.send(&Msg::WantPeer { rank: 1 });
+    expect_peer_info(r0.recv(), 1, &[host_cand(1), r1.local()]);
+    expect_peer_info(r1.recv(), 0, &[host_cand(0), r0.local()]);
+    // Asking for itself or for a rank outside the job is ignored, not fatal.
+    r0.send(&Msg::WantPeer { rank: 0 });
+    r0.send(&Msg::WantPeer { rank: 9 });
+    r0.assert_quiet();
+    r1.send(&Msg::WantPeer { rank: 0 });
+    expect_peer_info(r1.recv(), 0, &[host_cand(0), r0.local()]);
+    expect_peer_info(r0.recv(), 1, &[host_cand(1), r1.local()]);
+}
+
+#[test]
+fn want_for_an_unregistered_rank_is_delivered_when_it_registers() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "late", 0, 3, "tok");
+    r0.send(&Msg::WantPeer { rank: 2 });
+    // Twice: still one introduction.
+    r0.send(&Msg::WantPeer { rank: 2 });
+    r0.assert_quiet();
+    let mut r1 = rank(a, "late", 1, 3, "tok");
+    let mut r2 = rank(a, "late", 2, 3, "tok");
+    expect_peer_info(r0.recv(), 2, &[host_cand(2), r2.local()]);
+    expect_peer_info(r2.recv(), 0, &[host_cand(0), r0.local()]);
+    r0.assert_quiet();
+    r1.assert_quiet();
+    r2.assert_quiet();
+}
+
+#[test]
+fn a_want_dies_with_the_rank_that_wanted() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "gone", 0, 3, "tok");
+    let mut r1 = rank(a, "gone", 1, 3, "tok");
+    r1.send(&Msg::WantPeer { rank: 2 });
+    r1.send(&Msg::Bye);
+    drop(r1);
+    // r1 left: no PeerLost for it.
+    r0.assert_quiet();
+    let mut r2 = rank(a, "gone", 2, 3, "tok");
+    r2.assert_quiet();
+    r0.send(&Msg::WantPeer { rank: 1 });
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+}
+
+#[test]
+fn lost_ranks_are_broadcast_but_leaving_ranks_are_not() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "loss", 0, 3, "tok");
+    let mut r1 = rank(a, "loss", 1, 3, "tok");
+    let r2 = rank(a, "loss", 2, 3, "tok");
+    drop(r2);
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 2 });
+    assert_eq!(r1.recv(), Msg::PeerLost { rank: 2 });
+
+    r1.send(&Msg::Bye);
+    drop(r1);
+    r0.assert_quiet();
+    r0.send(&Msg::WantPeer { rank: 1 });
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+    r0.send(&Msg::WantPeer { rank: 2 });
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 2 });
+}
+
+#[test]
+fn a_rank_that_breaks_the_protocol_is_dropped_and_reported_lost() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "rogue", 0, 2, "tok");
+    let mut r1 = rank(a, "rogue", 1, 2, "tok");
+    // Only the server sends PeerInfo.
+    r1.send(&Msg::PeerInfo {
+        rank: 0,
+        candidates: vec![],
+    });
+    r1.assert_closed();
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+    // Registering twice on one connection is a protocol error as well.
+    let mut r1b = rank(a, "rogue", 1, 2, "tok");
+    let again = r1b.register_msg("rogue", 1, 2, "tok", vec![]);
+    r1b.send(&again);
+    r1b.assert_closed();
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+}
+
+#[test]
+fn abort_is_relayed_to_the_other_ranks() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "ab", 0, 3, "tok");
+    let mut r1 = rank(a, "ab", 1, 3, "tok");
+    let mut r2 = rank(a, "ab", 2, 3, "tok");
+    r1.send(&Msg::Abort { code: -7 });
+    assert_eq!(r0.recv(), Msg::Aborted { rank: 1, code: -7 });
+    assert_eq!(r2.recv(), Msg::Aborted { rank: 1, code: -7 });
+    r1.assert_quiet();
+}
+
+#[test]
+fn wrong_credentials_are_refused_with_auth() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let _r0 = rank(a, "sec", 0, 2, "right");
+
+    let mut c = Client::connect(a);
+    let m = c.register_with("sec", 1, 2, "wrong", vec![]);
+    expect_refused(m, RefuseCode::Auth, &["sec"]);
+    c.assert_closed();
+
+    // The right verifier but a MAC over another nonce (a replayed registration).
+    let mut c = Client::connect(a);
+    let mut m = c.register_msg("sec", 1, 2, "right", vec![]);
+    if let Msg::Register { mac, .. } = &mut m {
+        let keys = JobKeys::new("right", "sec");
+        *mac = keys.server_mac(&auth::nonce(), "sec", 1);
+    }
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Auth, &["sec", "1"]);
+    c.assert_closed();
+
+    // A MAC for another rank than the one claimed.
+    let mut c = Client::connect(a);
+    let mut m = c.register_msg("sec", 1, 2, "right", vec![]);
+    if let Msg::Register { rank, .. } = &mut m {
+        *rank = 0;
+    }
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Auth, &["sec"]);
+
+    // A bad MAC also keeps a new job from being created.
+    let mut c = Client::connect(a);
+    let mut m = c.register_msg("fresh", 0, 1, "t", vec![]);
+    if let Msg::Register { mac, .. } = &mut m {
+        mac[0] ^= 1;
+    }
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Auth, &["fresh"]);
+
+    // The right token still works afterwards.
+    let _r1 = rank(a, "sec", 1, 2, "right");
+}
+
+#[test]
+fn bad_ranks_sizes_and_versions_are_refused() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let _r0 = rank(a, "br", 0, 4, "tok");
+
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("br", 0, 4, "tok", vec![]),
+        RefuseCode::BadRank,
+        &["rank 0", "br", "already"],
+    );
+    c.assert_closed();
+
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("br", 4, 4, "tok", vec![]),
+        RefuseCode::BadRank,
+        &["rank 4", "br"],
+    );
+
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("br", 1, 5, "tok", vec![]),
+        RefuseCode::BadRank,
+        &["br", "size"],
+    );
+
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("other", 0, 0, "tok", vec![]),
+        RefuseCode::BadRank,
+        &["other"],
+    );
+
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("", 0, 1, "tok", vec![]),
+        RefuseCode::BadRank,
+        &["job name"],
+    );
+
+    let mut c = Client::connect(a);
+    let mut m = c.register_msg("br", 1, 4, "tok", vec![]);
+    if let Msg::Register { version, .. } = &mut m {
+        *version = VERSION + 1;
+    }
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Protocol, &["version"]);
+
+    // None of this disturbed the job: rank 1 can still join.
+    let _r1 = rank(a, "br", 1, 4, "tok");
+}
+
+#[test]
+fn bad_connections_are_dropped_without_disturbing_a_job() {
+    let srv = start(ServerConfig {
+        handshake_timeout: Duration::from_millis(400),
+        ..ServerConfig::default()
+    });
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "good", 0, 2, "tok");
+
+    let mut garbage = Client::connect(a);
+    garbage.s.write_all(&[0x13; 64]).unwrap();
+    let mut huge = Client::connect(a);
+    huge.s
+        .write_all(&((MAX_FRAME as u32 + 1).to_le_bytes()))
+        .unwrap();
+    let mut unknown_kind = Client::connect(a);
+    unknown_kind.s.write_all(&[1, 0, 0, 0, 200]).unwrap();
+    // Connects and says nothing: dropped after the handshake timeout.
+    let mut silent = Client::connect(a);
+    // Sends half a frame and stalls.
+    let mut half = Client::connect(a);
+    let reg = half.register_msg("good", 1, 2, "tok", vec![]).encode();
+    half.s.write_all(&reg[..reg.len() / 2]).unwrap();
+    // Never even reads its challenge.
+    let mut mute = Client::raw(a);
+
+    let started = Instant::now();
+    garbage.assert_closed();
+    huge.assert_closed();
+    unknown_kind.assert_closed();
+    silent.assert_closed();
+    half.assert_closed();
+    mute.assert_closed();
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // The job completes its pairing as if nothing happened.
+    let mut r1 = rank(a, "good", 1, 2, "tok");
+    r1.send(&Msg::WantPeer { rank: 0 });
+    expect_peer_info(r1.recv(), 0, &[host_cand(0), r0.local()]);
+    expect_peer_info(r0.recv(), 1, &[host_cand(1), r1.local()]);
+}
+
+#[test]
+fn jobs_with_the_same_rank_numbers_are_kept_apart() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut a0 = rank(a, "A", 0, 2, "ta");
+    let mut a1 = rank(a, "A", 1, 2, "ta");
+    let mut b0 = rank(a, "B", 0, 2, "tb");
+    let mut b1 = rank(a, "B", 1, 2, "tb");
+    a0.send(&Msg::WantPeer { rank: 1 });
+    expect_peer_info(a0.recv(), 1, &[host_cand(1), a1.local()]);
+    expect_peer_info(a1.recv(), 0, &[host_cand(0), a0.local()]);
+    b0.assert_quiet();
+    b1.assert_quiet();
+
+    b1.send(&Msg::Abort { code: 3 });
+    assert_eq!(b0.recv(), Msg::Aborted { rank: 1, code: 3 });
+    drop(b1);
+    assert_eq!(b0.recv(), Msg::PeerLost { rank: 1 });
+    a0.assert_quiet();
+    a1.assert_quiet();
+    // A token of one job does not open the other.
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("A", 1, 2, "tb", vec![]),
+        RefuseCode::Auth,
+        &["A"],
+    );
+}
+
+#[test]
+fn a_job_is_forgotten_when_its_last_connection_goes() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "reuse", 0, 2, "first");
+    let r1 = rank(a, "reuse", 1, 2, "first");
+    drop(r1);
+    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+    r0.send(&Msg::Bye);
+    drop(r0);
+    // The server handles the close asynchronously: retry for a while.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut c = Client::connect(a);
+        match c.register_with("reuse", 0, 3, "second", vec![]) {
+            Msg::Registered { .. } => break,
+            Msg::Refused { .. } if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            m => panic!("the old job was not forgotten: {m:?}"),
+        }
+    }
+}
+
+#[test]
+fn limits_are_enforced_with_busy() {
+    let srv = start(ServerConfig {
+        max_connections: 2,
+        max_jobs: 1,
+        ..ServerConfig::default()
+    });
+    let a = srv.local_addr();
+    let _r0 = rank(a, "one", 0, 2, "tok");
+    let mut second_job = Client::connect(a);
+    expect_refused(
+        second_job.register_with("two", 0, 1, "tok", vec![]),
+        RefuseCode::Busy,
+        &["two"],
+    );
+    second_job.assert_closed();
+    // Wait until the server has closed the refused connection, then fill the limit.
+    let _r1 = {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut c = Client::raw(a);
+            match c.recv() {
+                Msg::Challenge { nonce, .. } => {
+                    c.nonce = nonce;
+                    break c;
+                }
+                Msg::Refused { .. } if Instant::now() < deadline => {}
+                m => panic!("unexpected {m:?}"),
+            }
+        }
+    };
+    let mut extra = Client::raw(a);
+    assert!(matches!(
+        extra.recv(),
+        Msg::Refused {
+            code: RefuseCode::Busy,
+            ..
+        }
+    ));
+    extra.assert_closed();
+}
+
+#[test]
+fn idle_ranks_are_dropped_when_configured() {
+    let srv = start(ServerConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    });
+    let mut r0 = rank(srv.local_addr(), "idle", 0, 1, "tok");
+    let started = Instant::now();
+    r0.assert_closed();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn shutdown_closes_every_connection() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    let mut r0 = rank(a, "sd", 0, 2, "tok");
+    let mut pending = Client::connect(a);
+    srv.shutdown();
+    r0.assert_closed();
+    pending.assert_closed();
+    assert!(TcpStream::connect(a).is_err());
+}
+
+/// Raises the soft limit of open files to what the load test needs.
+fn raise_nofile(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[test]
+fn a_thousand_ranks_register_and_pair_at_once() {
+    const N: u32 = 1024;
+    const THREADS: u32 = 32;
+    // Client and server sockets live in this one process.
+    raise_nofile(3 * N as u64 + 256);
+    let srv = start_default();
+    let a = srv.local_addr();
+    let started = Instant::now();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mine: Vec<u32> = (t..N).step_by(THREADS as usize).collect();
+                barrier.wait();
+                let mut clients: Vec<Client> = mine.iter().map(|_| Client::connect(a)).collect();
+                for (c, &r) in clients.iter_mut().zip(&mine) {
+                    let m = c.register_msg("load", r, N, "tok", vec![host_cand(r)]);
+                    c.send(&m);
+                }
+                for c in &mut clients {
+                    assert!(matches!(c.recv(), Msg::Registered { .. }));
+                }
+                // Rank r asks for r+1; it then hears of r+1 (its own request) and
+                // of r-1 (the request of r-1), whichever registered first.
+                for (c, &r) in clients.iter_mut().zip(&mine) {
+                    c.send(&Msg::WantPeer { rank: (r + 1) % N });
+                }
+                let mut delivered = 0;
+                for (c, &r) in clients.iter_mut().zip(&mine) {
+                    let mut got = vec![];
+                    for _ in 0..2 {
+                        match c.recv() {
+                            Msg::PeerInfo { rank, candidates } => {
+                                assert_eq!(candidates.first(), Some(&host_cand(rank)));
+                                assert_eq!(candidates.len(), 2);
+                                got.push(rank);
+                            }
+                            m => panic!("rank {r}: unexpected {m:?}"),
+                        }
+                    }
+                    got.sort_unstable();
+                    let mut want = vec![(r + 1) % N, (r + N - 1) % N];
+                    want.sort_unstable();
+                    assert_eq!(got, want, "rank {r}");
+                    delivered += 2;
+                }
+                // Orderly end: nobody is reported lost.
+                for c in &mut clients {
+                    c.send(&Msg::Bye);
+                }
+                barrier.wait();
+                delivered
+            })
+        })
+        .collect();
+    let total: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(total, 2 * N);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}
