@@ -118,6 +118,7 @@ fn nonblocking_both_ways_and_self() {
         c.recv(&mut b, other, 77).unwrap();
         assert_eq!(b, [1, 2, 3]);
         assert!(c.probe(other, 77, false).unwrap().is_none());
+        c.barrier().unwrap();
     });
 }
 

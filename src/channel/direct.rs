@@ -118,6 +118,8 @@ pub struct Conn {
     queued: usize,
     /// Edge-triggered bookkeeping: cleared when a write would block.
     pub writable: bool,
+    /// Half-close the connection once the queue is empty (orderly leave).
+    close_after_flush: bool,
 }
 
 impl Conn {
@@ -131,7 +133,10 @@ impl Conn {
             rx: None,
             out: VecDeque::new(),
             queued: 0,
-            writable: false,
+            // Optimistic: a write that would block clears it, and the edge-triggered
+            // writable event sets it again.
+            writable: true,
+            close_after_flush: false,
         }
     }
 
@@ -285,9 +290,24 @@ impl Conn {
         }
     }
 
+    /// Half-closes the connection (no more writes) once everything queued is sent.
+    pub fn close_when_flushed(&mut self, done: &mut Vec<u64>) -> Result<(), ConnError> {
+        self.close_after_flush = true;
+        self.flush(done)
+    }
+
     /// Writes queued frames until the queue is empty or the socket would block.
     /// Tokens of fully written `send_user` frames are appended to `done`.
     pub fn flush(&mut self, done: &mut Vec<u64>) -> Result<(), ConnError> {
+        self.flush_queue(done)?;
+        if self.close_after_flush && self.out.is_empty() {
+            self.close_after_flush = false;
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
+        Ok(())
+    }
+
+    fn flush_queue(&mut self, done: &mut Vec<u64>) -> Result<(), ConnError> {
         while !self.out.is_empty() && self.writable {
             let mut iov: Vec<IoSlice> = Vec::with_capacity(2 * MAX_IOV.min(self.out.len()));
             let mut budget = MAX_WRITE;

@@ -288,7 +288,9 @@ impl State {
                         log::warn!("epoll registration failed: {e}");
                         continue;
                     }
-                    entry.insert(Conn::new(s));
+                    let mut conn = Conn::new(s);
+                    conn.writable = false;
+                    entry.insert(conn);
                     self.core.phases.insert(id, Phase::Connecting { peer: q, nonce: nonce() });
                     self.core.peers[q as usize].attempts.push(id);
                     log::debug!("connecting to rank {q} at {a}");
@@ -406,7 +408,7 @@ impl State {
         let attempts = std::mem::take(&mut p.attempts);
         let pending = std::mem::take(&mut p.pending);
         p.pending_bytes = 0;
-        if p.said_goodbye {
+        if p.said_goodbye || self.closing {
             log::debug!("{}", err.msg);
         } else {
             log::warn!("{}", err.msg);
@@ -778,9 +780,10 @@ impl State {
         for q in 0..self.core.size {
             if let PeerState::Ready(c) = self.core.peers[q as usize].state {
                 if let Some(conn) = self.conns.get_mut(c) {
-                    let r = conn.send_copy(&Header::new(Kind::Goodbye, 0, 0, 0, 0), &[]);
-                    let _ = conn.flush(&mut Vec::new());
-                    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                    let r = conn
+                        .send_copy(&Header::new(Kind::Goodbye, 0, 0, 0, 0), &[])
+                        .and_then(|_| conn.close_when_flushed(&mut self.done));
+                    self.done.clear();
                     if let Err(e) = r {
                         self.conn_failed(c, e);
                     }
