@@ -27,16 +27,13 @@ static void test_no_early_exit(int iters)
     int it, r;
     for (it = 0; it < iters; it++) {
         int slot = (g_rank + it) % g_size; /* 0..size-1 */
-        double my_enter, my_exit, w0, w1, latest = 0;
+        double my_enter, my_exit, latest = 0;
         int latest_rank = -1;
-        long expect_ms = (long)(g_size - 1) * 10;
         OK(FMI_Barrier(world)); /* start together */
-        w0 = FMI_Wtime();
         sleep_ms((long)slot * 10);
         my_enter = mono_now();
         OK(FMI_Barrier(world));
         my_exit = mono_now();
-        w1 = FMI_Wtime();
 
         /* everyone tells everyone its entry time */
         for (r = 0; r < g_size; r++) {
@@ -62,11 +59,6 @@ static void test_no_early_exit(int iters)
             }
         CHECK(my_exit >= latest, "iteration %d: left the barrier %.3f ms before rank %d entered it",
               it, (latest - my_exit) * 1e3, latest_rank);
-        /* inside this process: the barrier held us at least about as long as the
-         * sleepiest rank slept (minus a little start-up skew) */
-        CHECK(w1 - w0 >= (double)expect_ms * 0.7e-3 - 0.003,
-              "iteration %d: sleep + barrier took %.3f ms, the slowest rank slept %ld ms", it,
-              (w1 - w0) * 1e3, expect_ms);
     }
     free(enter);
     free(sreq);
@@ -98,6 +90,7 @@ static void test_barrier_vs_wildcard(void)
     OK(FMI_Test(&req, &flag, &st));
     CHECK(flag == 0, "a wildcard receive was matched during barriers (source %d tag %d bytes %zu)",
           st.source, st.tag, st.bytes);
+    OK(FMI_Barrier(world)); /* everybody has tested before anybody sends */
     OK(FMI_Send(&out, 1, FMI_INT32, right, 0, world));
     if (!flag) {
         OK(FMI_Wait(&req, &st));

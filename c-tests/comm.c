@@ -85,15 +85,18 @@ static void test_dup(void)
     /* a wildcard receive on the dup does not take a message sent on the parent */
     {
         int v = 5000 + g_rank;
+        FMI_Request sw;
         d = -1;
         OK(FMI_Irecv(&d, 1, FMI_INT32, FMI_ANY_SOURCE, FMI_ANY_TAG, dup, &rd));
-        OK(FMI_Send(&v, 1, FMI_INT32, right, 7, world));
+        OK(FMI_Isend(&v, 1, FMI_INT32, right, 7, world, &sw));
         OK(FMI_Recv(&w, 1, FMI_INT32, FMI_ANY_SOURCE, FMI_ANY_TAG, world, &st));
+        OK(FMI_Wait(&sw, NULL));
         CHECK(w == 5000 + left && st.source == left && st.tag == 7,
               "dup (wildcards): world got %d from %d tag %d", w, st.source, st.tag);
         OK(FMI_Barrier(world));
         OK(FMI_Test(&rd, &flag, NULL));
         CHECK(flag == 0, "dup (wildcards): receive on the dup matched a message sent on the parent");
+        OK(FMI_Barrier(world)); /* everybody has tested before anybody sends on the dup */
         OK(FMI_Send(&v, 1, FMI_INT32, right, 8, dup));
         OK(FMI_Wait(&rd, &st));
         CHECK(d == 5000 + left && st.tag == 8 && st.source == left,

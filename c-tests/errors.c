@@ -190,6 +190,7 @@ static void test_still_works(void)
     OK(FMI_Iprobe(FMI_ANY_SOURCE, FMI_ANY_TAG, world, &flag, &st));
     CHECK(flag == 0, "a failed call left a message behind (source %d tag %d bytes %zu)", st.source,
           st.tag, st.bytes);
+    OK(FMI_Barrier(world)); /* everybody has probed before anybody sends */
     OK(FMI_Irecv(&v, 1, FMI_INT32, left, 3, world, &req));
     OK(FMI_Send(&out, 1, FMI_INT32, right, 3, world));
     OK(FMI_Wait(&req, &st));

@@ -325,6 +325,33 @@ impl Comm {
         engine::status_result(s).map(|s| s.bytes)
     }
 
+    /// Non-blocking send on the collective context.
+    ///
+    /// # Safety
+    /// `buf` must stay valid and unmodified until the request completes.
+    pub(crate) unsafe fn coll_isend(&self, buf: RawBuf, dest: u32, tag: i32) -> Result<Request> {
+        let id = self
+            .live
+            .world
+            .isend(self.coll_ctx(), self.group.world_rank(dest), tag, buf)?;
+        Ok(self.request(id))
+    }
+
+    /// Non-blocking receive on the collective context.
+    ///
+    /// # Safety
+    /// `buf` must stay valid and otherwise untouched until the request completes.
+    pub(crate) unsafe fn coll_irecv(&self, buf: RawBuf, src: u32, tag: i32) -> Result<Request> {
+        let id = self.live.world.irecv(
+            self.coll_ctx(),
+            self.group.world_rank(src) as i32,
+            tag,
+            buf,
+            &self.group,
+        )?;
+        Ok(self.request(id))
+    }
+
     /// Context id agreed by all members: the largest next-free id among them.
     fn agree_ctx(&self, proposals: impl Iterator<Item = u32>) -> u32 {
         let agreed = proposals.max().unwrap_or(1);

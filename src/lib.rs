@@ -4,6 +4,7 @@
 //! `include/fmi.h`. See `README.md` for the architecture.
 
 pub mod auth;
+pub mod capi;
 pub mod bootstrap;
 pub mod channel;
 pub mod coll;
