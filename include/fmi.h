@@ -95,14 +95,24 @@ typedef struct FMI_Comm_s FMI_Comm_s;
 typedef struct FMI_Request_s FMI_Request_s;
 
 /**
+ * Element type of a buffer (`FMI_BYTE` ... `FMI_DOUBLE`).
+ */
+typedef int32_t FMI_Datatype;
+
+/**
  * Opaque communicator handle. NULL is never a valid communicator.
  */
 typedef FMI_Comm_s *FMI_Comm;
 
 /**
- * Element type of a buffer (`FMI_BYTE` ... `FMI_DOUBLE`).
+ * Reduction operation (`FMI_SUM` ... `FMI_BXOR`, or one made by `FMI_Op_create`).
  */
-typedef int32_t FMI_Datatype;
+typedef int32_t FMI_Op;
+
+/**
+ * User reduction: `inout[i] = in[i] (op) inout[i]` for `i < count`.
+ */
+typedef void (*FMI_User_function)(const void *invec, void *inoutvec, size_t count, FMI_Datatype dt, void *ctx);
 
 /**
  * Completion information of a receive, probe or wait.
@@ -129,14 +139,9 @@ typedef struct {
 typedef FMI_Request_s *FMI_Request;
 
 /**
- * Reduction operation (`FMI_SUM` ... `FMI_BXOR`, or one made by `FMI_Op_create`).
+ * What `FMI_Op_free` leaves in the handle.
  */
-typedef int32_t FMI_Op;
-
-/**
- * User reduction: `inout[i] = in[i] (op) inout[i]` for `i < count`.
- */
-typedef void (*FMI_User_function)(const void *invec, void *inoutvec, size_t count, FMI_Datatype dt, void *ctx);
+#define FMI_OP_NULL -1
 
 #define FMI_BYTE 0
 
@@ -185,6 +190,108 @@ typedef void (*FMI_User_function)(const void *invec, void *inoutvec, size_t coun
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Broadcasts `count` elements of `dt` from `buf` at `root` into `buf` everywhere.
+ */
+int FMI_Bcast(void *buf, size_t count, FMI_Datatype dt, int root, FMI_Comm comm);
+
+/**
+ * Reduces every rank's `sendbuf` with `op` into `recvbuf` at `root` (`recvbuf` is
+ * not used elsewhere). At the root `sendbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Reduce(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Op op, int root, FMI_Comm comm);
+
+/**
+ * Reduces every rank's `sendbuf` with `op` into every rank's `recvbuf`; the result
+ * is bit-identical everywhere. `sendbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Allreduce(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Op op, FMI_Comm comm);
+
+/**
+ * Inclusive prefix reduction: rank r gets x0 op ... op xr. `sendbuf` may be
+ * `FMI_IN_PLACE`.
+ */
+int FMI_Scan(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Op op, FMI_Comm comm);
+
+/**
+ * Exclusive prefix reduction: rank r > 0 gets x0 op ... op x(r-1); rank 0's
+ * `recvbuf` is left unchanged. `sendbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Exscan(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Op op, FMI_Comm comm);
+
+/**
+ * Reduces n blocks of `recvcount` elements per rank; rank i gets block i of the
+ * result. With `sendbuf` = `FMI_IN_PLACE` the n blocks are taken from `recvbuf`
+ * (which must then hold n blocks) and the result is its first block.
+ */
+int FMI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, size_t recvcount, FMI_Datatype dt, FMI_Op op, FMI_Comm comm);
+
+/**
+ * Gathers `count` elements from every rank into `recvbuf` at `root` (n blocks in
+ * rank order; not used elsewhere). At the root `sendbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Gather(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, int root, FMI_Comm comm);
+
+/**
+ * Scatters n blocks of `count` elements from `sendbuf` at `root` (not used
+ * elsewhere): rank i gets block i. At the root `recvbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Scatter(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, int root, FMI_Comm comm);
+
+/**
+ * Every rank gets every rank's `count` elements, n blocks in rank order.
+ * `sendbuf` may be `FMI_IN_PLACE` (the own block is already in `recvbuf`).
+ */
+int FMI_Allgather(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Comm comm);
+
+/**
+ * Block j (`count` elements) of rank i's `sendbuf` goes to block i of rank j's
+ * `recvbuf`. `sendbuf` may be `FMI_IN_PLACE` (exchange within `recvbuf`).
+ */
+int FMI_Alltoall(const void *sendbuf, void *recvbuf, size_t count, FMI_Datatype dt, FMI_Comm comm);
+
+/**
+ * Rank i's `sendcount` elements land at `recvbuf + displs[i]` (elements) at `root`;
+ * `recvbuf`, `recvcounts` and `displs` are used only there, and the blocks must
+ * not overlap. At the root `sendbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Gatherv(const void *sendbuf, size_t sendcount, void *recvbuf, const size_t *recvcounts, const size_t *displs, FMI_Datatype dt, int root, FMI_Comm comm);
+
+/**
+ * Rank i gets `sendcounts[i]` elements from `sendbuf + displs[i]` at `root`
+ * (`sendbuf`, `sendcounts` and `displs` are used only there). At the root
+ * `recvbuf` may be `FMI_IN_PLACE`.
+ */
+int FMI_Scatterv(const void *sendbuf, const size_t *sendcounts, const size_t *displs, void *recvbuf, size_t recvcount, FMI_Datatype dt, int root, FMI_Comm comm);
+
+/**
+ * Every rank gets rank i's `recvcounts[i]` elements at `recvbuf + displs[i]`
+ * (the same counts and displacements on every rank; blocks must not overlap).
+ * `sendbuf` may be `FMI_IN_PLACE` (the own block is already in place).
+ */
+int FMI_Allgatherv(const void *sendbuf, size_t sendcount, void *recvbuf, const size_t *recvcounts, const size_t *displs, FMI_Datatype dt, FMI_Comm comm);
+
+/**
+ * Rank i's `sendcounts[j]` elements at `sendbuf + sdispls[j]` land in rank j's
+ * `recvbuf + rdispls[i]` (`recvcounts[i]` elements). No `FMI_IN_PLACE`.
+ */
+int FMI_Alltoallv(const void *sendbuf, const size_t *sendcounts, const size_t *sdispls, void *recvbuf, const size_t *recvcounts, const size_t *rdispls, FMI_Datatype dt, FMI_Comm comm);
+
+/**
+ * Creates a user reduction op. `fn` computes `inout[i] = in[i] (op) inout[i]` for
+ * `i < count`, where `in` holds the contributions of lower ranks; it is always
+ * called on whole vectors, so it may treat groups of elements as one value.
+ * `commutative` and `associative` (non-zero: true) choose the algorithms: a
+ * non-associative op is applied strictly left to right in rank order. `ctx` is
+ * passed to every call. The handle (100 and up) goes to `*op`.
+ */
+int FMI_Op_create(FMI_User_function fn, int commutative, int associative, void *ctx, FMI_Op *op);
+
+/**
+ * Frees a user op and sets `*op` to `FMI_OP_NULL`. Built-in ops cannot be freed.
+ */
+int FMI_Op_free(FMI_Op *op);
 
 /**
  * Joins a job as `rank` of `size` ranks: the serverless entry point.

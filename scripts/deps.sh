@@ -45,18 +45,23 @@ need_pkg cc         gcc
 need_pkg make       make
 # --------------------------------------------------------------------------------------
 
+# cargo is not a Debian package here (rustup's toolchain): check it, do not install it
+CARGO_OK=1
 if ! command -v cargo >/dev/null 2>&1; then
+    CARGO_OK=0
     if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
         echo "deps.sh: cargo is in $HOME/.cargo/bin but not on PATH; add it: export PATH=\"\$HOME/.cargo/bin:\$PATH\"" >&2
     else
         echo "deps.sh: cargo not found; install a Rust toolchain (>= 1.75) first" >&2
     fi
-    exit 1
 fi
 
 if [[ ${#MISSING_PKGS[@]} -eq 0 ]]; then
-    echo "deps.sh: all dependencies present"
-    exit 0
+    if [[ $CARGO_OK -eq 1 ]]; then
+        echo "deps.sh: all dependencies present"
+        exit 0
+    fi
+    exit 1
 fi
 
 echo "deps.sh: missing: ${MISSING_CMDS[*]} (packages: ${MISSING_PKGS[*]})"
@@ -81,3 +86,4 @@ if [[ ${#still[@]} -gt 0 ]]; then
     exit 1
 fi
 echo "deps.sh: installed ${MISSING_PKGS[*]}"
+[[ $CARGO_OK -eq 1 ]]

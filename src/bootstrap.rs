@@ -49,7 +49,11 @@ pub fn from_env() -> Result<Identity> {
         let job = var("FMI_JOB")
             .or_else(|| var("SLURM_JOB_ID").map(|j| format!("slurm-{j}")))
             .or_else(|| var("JOB_NAME"))
-            .ok_or_else(|| Error::config(format!("{source} gave rank and size but FMI_JOB is not set")))?;
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "{source} gave rank and size but FMI_JOB is not set"
+                ))
+            })?;
         return Ok(Identity {
             rank,
             size,

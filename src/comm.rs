@@ -89,7 +89,9 @@ impl Request {
 
 fn check_tag(tag: i32) -> Result<()> {
     if tag < 0 {
-        return Err(Error::arg(format!("tag {tag} is negative (user tags are 0..={TAG_UB})")));
+        return Err(Error::arg(format!(
+            "tag {tag} is negative (user tags are 0..={TAG_UB})"
+        )));
     }
     Ok(())
 }
@@ -106,9 +108,10 @@ impl Comm {
         let cfg = Config::load(config)?;
         let job = match name {
             Some(n) => n.to_string(),
-            None => std::env::var("FMI_JOB").ok().filter(|j| !j.is_empty()).ok_or_else(|| {
-                Error::arg("no communicator name: pass comm_name or set FMI_JOB")
-            })?,
+            None => std::env::var("FMI_JOB")
+                .ok()
+                .filter(|j| !j.is_empty())
+                .ok_or_else(|| Error::arg("no communicator name: pass comm_name or set FMI_JOB"))?,
         };
         Self::join(rank as u32, size as u32, &job, cfg)
     }
@@ -199,7 +202,9 @@ impl Comm {
 
     pub fn send(&self, data: &[u8], dest: i32, tag: i32) -> Result<()> {
         check_tag(tag)?;
-        self.live.world.send(self.p2p_ctx(), self.dest(dest)?, tag, data)
+        self.live
+            .world
+            .send(self.p2p_ctx(), self.dest(dest)?, tag, data)
     }
 
     /// Blocking receive. Truncation and peer loss come back as errors.
@@ -224,7 +229,10 @@ impl Comm {
     /// `buf` must stay valid and unmodified until the request completes.
     pub unsafe fn isend(&self, buf: RawBuf, dest: i32, tag: i32) -> Result<Request> {
         check_tag(tag)?;
-        let id = self.live.world.isend(self.p2p_ctx(), self.dest(dest)?, tag, buf)?;
+        let id = self
+            .live
+            .world
+            .isend(self.p2p_ctx(), self.dest(dest)?, tag, buf)?;
         Ok(self.request(id))
     }
 
@@ -249,7 +257,15 @@ impl Comm {
         }
     }
 
-    pub fn sendrecv(&self, data: &[u8], dest: i32, stag: i32, buf: &mut [u8], src: i32, rtag: i32) -> Result<Status> {
+    pub fn sendrecv(
+        &self,
+        data: &[u8],
+        dest: i32,
+        stag: i32,
+        buf: &mut [u8],
+        src: i32,
+        rtag: i32,
+    ) -> Result<Status> {
         self.sendrecv_status(data, dest, stag, buf, src, rtag)
             .and_then(status_result)
     }
@@ -293,14 +309,19 @@ impl Comm {
     // Point to point on the collective context, for `coll`.
 
     pub(crate) fn coll_send(&self, data: &[u8], dest: u32, tag: i32) -> Result<()> {
-        self.live.world.send(self.coll_ctx(), self.group.world_rank(dest), tag, data)
+        self.live
+            .world
+            .send(self.coll_ctx(), self.group.world_rank(dest), tag, data)
     }
 
     pub(crate) fn coll_recv(&self, buf: &mut [u8], src: u32, tag: i32) -> Result<usize> {
-        let s = self
-            .live
-            .world
-            .recv(self.coll_ctx(), self.group.world_rank(src) as i32, tag, buf, &self.group)?;
+        let s = self.live.world.recv(
+            self.coll_ctx(),
+            self.group.world_rank(src) as i32,
+            tag,
+            buf,
+            &self.group,
+        )?;
         engine::status_result(s).map(|s| s.bytes)
     }
 
@@ -396,7 +417,10 @@ impl Comm {
             .map(|(r, c)| (c[1] as i32, r as u32))
             .collect();
         members.sort();
-        let world: Vec<u32> = members.iter().map(|&(_, r)| self.group.world_rank(r)).collect();
+        let world: Vec<u32> = members
+            .iter()
+            .map(|&(_, r)| self.group.world_rank(r))
+            .collect();
         let group = Group::new(world, self.live.world.size);
         Ok(Some(self.child(ctx, group)))
     }

@@ -177,7 +177,9 @@ mod tests {
 
     #[test]
     fn reads_original_shape() {
-        let f = write(r#"{"backends": {"Direct": {"host": "10.0.0.1", "port": 10000, "max_timeout": 500, "enabled": true}}}"#);
+        let f = write(
+            r#"{"backends": {"Direct": {"host": "10.0.0.1", "port": 10000, "max_timeout": 500, "enabled": true}}}"#,
+        );
         let mut c = Config::default();
         c.apply_file(f.s()).unwrap();
         assert_eq!(c.rendezvous.as_deref(), Some("10.0.0.1:10000"));
@@ -186,12 +188,16 @@ mod tests {
 
     #[test]
     fn malformed_file_names_line() {
-        let f = write("{\n  \"backends\": {\n    \"Direct\": { \"host\": \"x\" \"port\": 1 }\n  }\n}\n");
+        let f = write(
+            "{\n  \"backends\": {\n    \"Direct\": { \"host\": \"x\" \"port\": 1 }\n  }\n}\n",
+        );
         let e = Config::default().apply_file(f.s()).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Config);
         assert!(e.msg.contains(":3:"), "{}", e.msg);
         let f = write(r#"{"backends": {"Direct": {"host": "x", "port": 70000}}}"#);
         assert!(Config::default().apply_file(f.s()).is_err());
-        assert!(Config::default().apply_file("/nonexistent/fmi.json").is_err());
+        assert!(Config::default()
+            .apply_file("/nonexistent/fmi.json")
+            .is_err());
     }
 }

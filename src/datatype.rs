@@ -36,7 +36,9 @@ impl Datatype {
 
     /// The type with C code `code`, if any.
     pub fn from_code(code: i32) -> Option<Datatype> {
-        usize::try_from(code).ok().and_then(|i| Self::ALL.get(i).copied())
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
     }
 
     /// Size of one element in bytes.

@@ -4,8 +4,8 @@
 //! `include/fmi.h`. See `README.md` for the architecture.
 
 pub mod auth;
-pub mod capi;
 pub mod bootstrap;
+pub mod capi;
 pub mod channel;
 pub mod coll;
 pub mod comm;
@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod group;
 pub mod log;
+pub mod op;
 pub mod punch;
 pub mod wire;
 

@@ -25,7 +25,12 @@ impl Log for StderrLogger {
         };
         let rank = std::env::var("FMI_RANK").unwrap_or_default();
         // One write per line so lines of different threads do not interleave.
-        let line = format!("fmi[{}{}] {lvl} {}\n", std::process::id(), rank_suffix(&rank), r.args());
+        let line = format!(
+            "fmi[{}{}] {lvl} {}\n",
+            std::process::id(),
+            rank_suffix(&rank),
+            r.args()
+        );
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
     fn flush(&self) {}

@@ -7,7 +7,9 @@ use fmi::comm::{ANY_SOURCE, ANY_TAG};
 use fmi::ErrorKind;
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
@@ -91,11 +93,16 @@ fn nonblocking_both_ways_and_self() {
         let mut reqs = Vec::new();
         for (i, r) in recvs.iter_mut().enumerate() {
             // SAFETY: waited for below, before the buffers are dropped.
-            reqs.push(unsafe { c.irecv(RawBuf::new(r.as_mut_ptr(), r.len()), other, i as i32) }.unwrap());
+            reqs.push(
+                unsafe { c.irecv(RawBuf::new(r.as_mut_ptr(), r.len()), other, i as i32) }.unwrap(),
+            );
         }
         for (i, s) in sends.iter().enumerate() {
             // SAFETY: as above.
-            reqs.push(unsafe { c.isend(RawBuf::new(s.as_ptr() as *mut u8, s.len()), other, i as i32) }.unwrap());
+            reqs.push(
+                unsafe { c.isend(RawBuf::new(s.as_ptr() as *mut u8, s.len()), other, i as i32) }
+                    .unwrap(),
+            );
         }
         for r in reqs {
             assert!(r.wait().unwrap().error.is_none());
@@ -106,7 +113,14 @@ fn nonblocking_both_ways_and_self() {
         // To self, large and small, blocking send with the receive posted first.
         let mut back = vec![0u8; 3 << 20];
         // SAFETY: waited for below.
-        let r = unsafe { c.irecv(RawBuf::new(back.as_mut_ptr(), back.len()), c.rank() as i32, 5) }.unwrap();
+        let r = unsafe {
+            c.irecv(
+                RawBuf::new(back.as_mut_ptr(), back.len()),
+                c.rank() as i32,
+                5,
+            )
+        }
+        .unwrap();
         c.send(&pattern(3 << 20, 9), c.rank() as i32, 5).unwrap();
         assert_eq!(r.wait().unwrap().bytes, 3 << 20);
         assert_eq!(back, pattern(3 << 20, 9));
@@ -158,5 +172,25 @@ fn bad_arguments() {
         assert_eq!(c.send(&[1], 0, -5).unwrap_err().kind, ErrorKind::Arg);
         assert_eq!(c.recv(&mut [0], -7, 0).unwrap_err().kind, ErrorKind::Arg);
         c.barrier().unwrap();
+    });
+}
+
+#[test]
+fn pingpong_around_eager_limit() {
+    common::run(2, |c| {
+        let other = 1 - c.rank() as i32;
+        for &len in &[65535usize, 65536, 65537, 200_000] {
+            let mut buf = pattern(len, 4);
+            for i in 0..300 {
+                if c.rank() == 0 {
+                    c.send(&buf, other, i).unwrap();
+                    c.recv(&mut buf, other, i).unwrap();
+                } else {
+                    c.recv(&mut buf, other, i).unwrap();
+                    c.send(&buf, other, i).unwrap();
+                }
+            }
+            assert_eq!(buf, pattern(len, 4));
+        }
     });
 }

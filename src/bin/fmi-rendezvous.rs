@@ -63,7 +63,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
 }
 
 fn main() -> ExitCode {
-    // TODO(log): call `fmi::log::init();` here once src/log.rs exists (reads FMI_LOG).
+    // Honours FMI_LOG; the rendezvous server reports through the `log` macros.
+    fmi::log::init();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {

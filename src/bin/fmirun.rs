@@ -68,6 +68,15 @@ fn parse_secs(opt: &str, v: &str, allow_zero: bool) -> Result<Duration, String> 
     }
 }
 
+/// Whether `v` looks like HOST:PORT. The host is resolved by the ranks, not here:
+/// it may only be meaningful where they run.
+fn is_host_port(v: &str) -> bool {
+    match v.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => false,
+    }
+}
+
 /// `Ok(None)` means --help was asked for.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut n = None;
@@ -114,9 +123,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--timeout" => timeout = Some(parse_secs("--timeout", &value()?, false)?),
             "--rendezvous" => {
                 let v = value()?;
-                if v.rsplit_once(':').map_or(true, |(h, p)| {
-                    h.is_empty() || p.parse::<u16>().map_or(true, |p| p == 0)
-                }) {
+                if !is_host_port(&v) {
                     return Err(format!("--rendezvous: '{v}' is not HOST:PORT"));
                 }
                 rendezvous = Some(v);
@@ -469,7 +476,8 @@ fn run(args: Args) -> i32 {
 }
 
 fn main() {
-    // TODO(log): call `fmi::log::init();` here once src/log.rs exists (reads FMI_LOG).
+    // Honours FMI_LOG; the rendezvous server reports through the `log` macros.
+    fmi::log::init();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {

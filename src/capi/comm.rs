@@ -88,7 +88,12 @@ pub extern "C" fn FMI_Comm_dup(comm: FMI_Comm, out: *mut FMI_Comm) -> c_int {
 /// Collective: ranks passing the same `color` form a new communicator, ordered by
 /// `key` (ties by rank in `comm`). A negative color sets `*out = NULL`.
 #[no_mangle]
-pub extern "C" fn FMI_Comm_split(comm: FMI_Comm, color: c_int, key: c_int, out: *mut FMI_Comm) -> c_int {
+pub extern "C" fn FMI_Comm_split(
+    comm: FMI_Comm,
+    color: c_int,
+    key: c_int,
+    out: *mut FMI_Comm,
+) -> c_int {
     guard("FMI_Comm_split", || {
         if out.is_null() {
             return Err(Error::arg("out is NULL"));

@@ -81,7 +81,13 @@ pub struct FMI_Status {
 
 /// User reduction: `inout[i] = in[i] (op) inout[i]` for `i < count`.
 pub type FMI_User_function = Option<
-    unsafe extern "C" fn(invec: *const c_void, inoutvec: *mut c_void, count: usize, dt: FMI_Datatype, ctx: *mut c_void),
+    unsafe extern "C" fn(
+        invec: *const c_void,
+        inoutvec: *mut c_void,
+        count: usize,
+        dt: FMI_Datatype,
+        ctx: *mut c_void,
+    ),
 >;
 
 /// Sentinel value of `FMI_IN_PLACE` (the header defines it as a pointer).

@@ -35,7 +35,10 @@ pub extern "C" fn FMI_Last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn FMI_Wtime() -> f64 {
     static START: OnceLock<std::time::Instant> = OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
 }
 
 /// Ends every rank of the job with exit status `errorcode`: tells the others through

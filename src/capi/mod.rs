@@ -5,6 +5,8 @@
 
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+mod coll;
+pub use coll::*;
 mod comm;
 mod consts;
 mod misc;
@@ -100,11 +102,20 @@ pub(crate) fn byte_len(count: usize, dt: FMI_Datatype) -> Result<usize> {
     let d = datatype(dt)?;
     d.bytes(count)
         .filter(|&b| b <= isize::MAX as usize)
-        .ok_or_else(|| Error::arg(format!("count {count} of {d:?} overflows the address space")))
+        .ok_or_else(|| {
+            Error::arg(format!(
+                "count {count} of {d:?} overflows the address space"
+            ))
+        })
 }
 
 /// A caller's input buffer.
-pub(crate) fn in_buf<'a>(p: *const c_void, count: usize, dt: FMI_Datatype, what: &str) -> Result<&'a [u8]> {
+pub(crate) fn in_buf<'a>(
+    p: *const c_void,
+    count: usize,
+    dt: FMI_Datatype,
+    what: &str,
+) -> Result<&'a [u8]> {
     let len = byte_len(count, dt)?;
     if len == 0 {
         return Ok(&[]);
@@ -118,7 +129,12 @@ pub(crate) fn in_buf<'a>(p: *const c_void, count: usize, dt: FMI_Datatype, what:
 }
 
 /// A caller's output buffer.
-pub(crate) fn out_buf<'a>(p: *mut c_void, count: usize, dt: FMI_Datatype, what: &str) -> Result<&'a mut [u8]> {
+pub(crate) fn out_buf<'a>(
+    p: *mut c_void,
+    count: usize,
+    dt: FMI_Datatype,
+    what: &str,
+) -> Result<&'a mut [u8]> {
     let len = byte_len(count, dt)?;
     if len == 0 {
         return Ok(&mut []);
@@ -132,7 +148,12 @@ pub(crate) fn out_buf<'a>(p: *mut c_void, count: usize, dt: FMI_Datatype, what: 
 }
 
 /// A buffer handed to the engine for a non-blocking operation.
-pub(crate) fn raw_buf(p: *const c_void, count: usize, dt: FMI_Datatype, what: &str) -> Result<crate::channel::RawBuf> {
+pub(crate) fn raw_buf(
+    p: *const c_void,
+    count: usize,
+    dt: FMI_Datatype,
+    what: &str,
+) -> Result<crate::channel::RawBuf> {
     let len = byte_len(count, dt)?;
     if len == 0 {
         return Ok(crate::channel::RawBuf::empty());

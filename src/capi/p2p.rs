@@ -45,7 +45,14 @@ fn finish(s: &Status, status: *mut FMI_Status) -> Result<c_int> {
 /// Blocking send of `count` elements of `dt` to rank `dest` with tag `tag` (>= 0).
 /// Returns once the buffer may be reused.
 #[no_mangle]
-pub extern "C" fn FMI_Send(buf: *const c_void, count: usize, dt: FMI_Datatype, dest: c_int, tag: c_int, comm: FMI_Comm) -> c_int {
+pub extern "C" fn FMI_Send(
+    buf: *const c_void,
+    count: usize,
+    dt: FMI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: FMI_Comm,
+) -> c_int {
     guard("FMI_Send", || {
         let c = comm_ref(comm)?;
         c.send(in_buf(buf, count, dt, "buf")?, dest, tag)?;
@@ -104,7 +111,11 @@ fn start(req: *mut FMI_Request, f: impl FnOnce() -> Result<Request>) -> Result<c
         return Err(Error::arg("req is NULL"));
     }
     let r = f()?;
-    put(req, Box::into_raw(Box::new(FMI_Request_s { req: r })), "req")?;
+    put(
+        req,
+        Box::into_raw(Box::new(FMI_Request_s { req: r })),
+        "req",
+    )?;
     Ok(FMI_SUCCESS)
 }
 
@@ -194,7 +205,11 @@ pub extern "C" fn FMI_Wait(req: *mut FMI_Request, status: *mut FMI_Status) -> c_
 /// Sets `*flag` to 1 and completes the request as `FMI_Wait` does if it is done,
 /// else sets `*flag` to 0 and leaves it pending.
 #[no_mangle]
-pub extern "C" fn FMI_Test(req: *mut FMI_Request, flag: *mut c_int, status: *mut FMI_Status) -> c_int {
+pub extern "C" fn FMI_Test(
+    req: *mut FMI_Request,
+    flag: *mut c_int,
+    status: *mut FMI_Status,
+) -> c_int {
     guard("FMI_Test", || {
         if flag.is_null() {
             return Err(Error::arg("flag is NULL"));
@@ -225,7 +240,11 @@ pub extern "C" fn FMI_Test(req: *mut FMI_Request, flag: *mut c_int, status: *mut
 /// Waits for `n` requests. `statuses` may be NULL, else holds `n` entries whose
 /// `error` fields tell which failed; the return value is the first failure's code.
 #[no_mangle]
-pub extern "C" fn FMI_Waitall(n: usize, reqs: *mut FMI_Request, statuses: *mut FMI_Status) -> c_int {
+pub extern "C" fn FMI_Waitall(
+    n: usize,
+    reqs: *mut FMI_Request,
+    statuses: *mut FMI_Status,
+) -> c_int {
     guard("FMI_Waitall", || {
         if n > 0 && reqs.is_null() {
             return Err(Error::arg("reqs is NULL"));
@@ -233,7 +252,16 @@ pub extern "C" fn FMI_Waitall(n: usize, reqs: *mut FMI_Request, statuses: *mut F
         let mut first: Option<Error> = None;
         for i in 0..n {
             // SAFETY: the caller passes `n` request handles (and `n` statuses if any).
-            let (r, s) = unsafe { (reqs.add(i), if statuses.is_null() { statuses } else { statuses.add(i) }) };
+            let (r, s) = unsafe {
+                (
+                    reqs.add(i),
+                    if statuses.is_null() {
+                        statuses
+                    } else {
+                        statuses.add(i)
+                    },
+                )
+            };
             if let Err(e) = wait_one(r, s) {
                 if !s.is_null() {
                     // SAFETY: as above. Argument errors never wrote the status.
@@ -252,7 +280,12 @@ pub extern "C" fn FMI_Waitall(n: usize, reqs: *mut FMI_Request, statuses: *mut F
 /// Blocks until a message matching `source`/`tag` can be received and describes it
 /// (source, tag, bytes) without receiving it.
 #[no_mangle]
-pub extern "C" fn FMI_Probe(source: c_int, tag: c_int, comm: FMI_Comm, status: *mut FMI_Status) -> c_int {
+pub extern "C" fn FMI_Probe(
+    source: c_int,
+    tag: c_int,
+    comm: FMI_Comm,
+    status: *mut FMI_Status,
+) -> c_int {
     guard("FMI_Probe", || {
         let c = comm_ref(comm)?;
         match c.probe(source, tag, true)? {
@@ -264,7 +297,13 @@ pub extern "C" fn FMI_Probe(source: c_int, tag: c_int, comm: FMI_Comm, status: *
 
 /// Like `FMI_Probe` but returns at once with `*flag` telling whether there is one.
 #[no_mangle]
-pub extern "C" fn FMI_Iprobe(source: c_int, tag: c_int, comm: FMI_Comm, flag: *mut c_int, status: *mut FMI_Status) -> c_int {
+pub extern "C" fn FMI_Iprobe(
+    source: c_int,
+    tag: c_int,
+    comm: FMI_Comm,
+    flag: *mut c_int,
+    status: *mut FMI_Status,
+) -> c_int {
     guard("FMI_Iprobe", || {
         if flag.is_null() {
             return Err(Error::arg("flag is NULL"));

@@ -177,11 +177,11 @@ impl Conn {
                     let mut hb = [0u8; HEADER_LEN];
                     hb.copy_from_slice(&self.rbuf[self.rstart..self.rstart + HEADER_LEN]);
                     self.rstart += HEADER_LEN;
-                    let hdr = Header::decode(&hb).map_err(|e| ConnError::Protocol(e.to_string()))?;
+                    let hdr =
+                        Header::decode(&hb).map_err(|e| ConnError::Protocol(e.to_string()))?;
                     if hdr.kind.has_payload() {
-                        let (dest, keep) = sink
-                            .payload_dest(id, &hdr)
-                            .map_err(ConnError::Protocol)?;
+                        let (dest, keep) =
+                            sink.payload_dest(id, &hdr).map_err(ConnError::Protocol)?;
                         self.rx = Some(RxPayload {
                             hdr,
                             dest,
@@ -235,11 +235,18 @@ impl Conn {
     pub fn send_copy(&mut self, hdr: &Header, payload: &[u8]) -> Result<(), ConnError> {
         let h = hdr.encode();
         let mut off = 0;
-        if self.out.is_empty() && self.writable {
-            off = self.write_direct(&h, payload)?;
-            if off == HEADER_LEN + payload.len() {
-                return Ok(());
-            }
+        let total = HEADER_LEN + payload.len();
+        // Write until done or the socket says it is full: only a write that would
+        // block guarantees the edge-triggered writable event that resumes the queue.
+        while self.out.is_empty() && self.writable && off < total {
+            off += if off < HEADER_LEN {
+                self.write_direct(&h[off..], payload)?
+            } else {
+                self.write_direct(&[], &payload[off - HEADER_LEN..])?
+            };
+        }
+        if off == total {
+            return Ok(());
         }
         let item = if off <= HEADER_LEN {
             OutItem {
@@ -275,8 +282,11 @@ impl Conn {
         self.out.push_back(item);
     }
 
-    fn write_direct(&mut self, h: &[u8; HEADER_LEN], payload: &[u8]) -> Result<usize, ConnError> {
-        let iov = [IoSlice::new(h), IoSlice::new(&payload[..payload.len().min(MAX_WRITE)])];
+    fn write_direct(&mut self, h: &[u8], payload: &[u8]) -> Result<usize, ConnError> {
+        let iov = [
+            IoSlice::new(h),
+            IoSlice::new(&payload[..payload.len().min(MAX_WRITE)]),
+        ];
         loop {
             match self.stream.write_vectored(&iov) {
                 Ok(n) => return Ok(n),
@@ -410,7 +420,10 @@ pub struct Hello {
 impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.str(&self.job).u32(self.from).u32(self.to).bytes(&self.nonce);
+        w.str(&self.job)
+            .u32(self.from)
+            .u32(self.to)
+            .bytes(&self.nonce);
         w.buf
     }
     pub fn decode(b: &[u8]) -> Option<Hello> {

@@ -6,6 +6,7 @@ use super::tags;
 use crate::comm::Comm;
 use crate::error::Result;
 
+/// Returns once every rank of `comm` has entered the barrier.
 pub fn barrier(comm: &Comm) -> Result<()> {
     let n = comm.size();
     let me = comm.rank();

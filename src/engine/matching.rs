@@ -47,7 +47,9 @@ pub struct Unexpected {
 }
 
 fn matches(want_ctx: u32, want_src: i32, want_tag: i32, ctx: u32, src: u32, tag: i32) -> bool {
-    want_ctx == ctx && (want_src == ANY || want_src == src as i32) && (want_tag == ANY || want_tag == tag)
+    want_ctx == ctx
+        && (want_src == ANY || want_src == src as i32)
+        && (want_tag == ANY || want_tag == tag)
 }
 
 /// The two queues.
@@ -75,7 +77,8 @@ impl Matcher {
 
     /// The oldest unexpected message matching a probe.
     pub fn peek_unexpected(&self, ctx: u32, src: i32, tag: i32) -> Option<&Unexpected> {
-        self.find_unexpected(ctx, src, tag).map(|i| &self.unexpected[i])
+        self.find_unexpected(ctx, src, tag)
+            .map(|i| &self.unexpected[i])
     }
 
     fn find_unexpected(&self, ctx: u32, src: i32, tag: i32) -> Option<usize> {
@@ -147,9 +150,13 @@ mod tests {
         m.add_unexpected(eager(0, 1, 6, 3));
         m.add_unexpected(eager(2, 1, 5, 4));
         // Specific tag skips older messages with other tags.
-        assert!(matches!(m.take_unexpected(0, 1, 6).unwrap().body, Body::Eager(ref v) if v[0] == 3));
+        assert!(
+            matches!(m.take_unexpected(0, 1, 6).unwrap().body, Body::Eager(ref v) if v[0] == 3)
+        );
         // Wildcards take the oldest.
-        assert!(matches!(m.take_unexpected(0, ANY, ANY).unwrap().body, Body::Eager(ref v) if v[0] == 1));
+        assert!(
+            matches!(m.take_unexpected(0, ANY, ANY).unwrap().body, Body::Eager(ref v) if v[0] == 1)
+        );
         // Other contexts never match.
         assert!(m.peek_unexpected(1, ANY, ANY).is_none());
         assert_eq!(m.take_unexpected(0, ANY, 5).unwrap().src, 2);
@@ -160,9 +167,24 @@ mod tests {
     #[test]
     fn posted_in_order() {
         let mut m = Matcher::default();
-        m.post(Posted { ctx: 0, src: ANY, tag: 7, req: 1 });
-        m.post(Posted { ctx: 0, src: 3, tag: ANY, req: 2 });
-        m.post(Posted { ctx: 0, src: ANY, tag: ANY, req: 3 });
+        m.post(Posted {
+            ctx: 0,
+            src: ANY,
+            tag: 7,
+            req: 1,
+        });
+        m.post(Posted {
+            ctx: 0,
+            src: 3,
+            tag: ANY,
+            req: 2,
+        });
+        m.post(Posted {
+            ctx: 0,
+            src: ANY,
+            tag: ANY,
+            req: 3,
+        });
         assert_eq!(m.take_posted(0, 3, 8).unwrap().req, 2);
         assert_eq!(m.take_posted(0, 3, 7).unwrap().req, 1);
         assert!(m.take_posted(1, 3, 7).is_none());

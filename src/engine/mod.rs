@@ -51,8 +51,14 @@ pub struct Status {
 
 enum ReqKind {
     /// `buf` is kept for rendezvous sends until the data is written.
-    Send { dest: u32, buf: Option<RawBuf> },
-    Recv { buf: RawBuf, group: Arc<Group> },
+    Send {
+        dest: u32,
+        buf: Option<RawBuf>,
+    },
+    Recv {
+        buf: RawBuf,
+        group: Arc<Group>,
+    },
 }
 
 struct Req {
@@ -162,7 +168,11 @@ impl World {
             );
             let mut c = Control::new(reg)?;
             poll.registry()
-                .register(&mut c.stream, CONTROL, Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut c.stream,
+                    CONTROL,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .map_err(io_err("epoll"))?;
             listener = Some(l);
             control = Some(c);
@@ -282,14 +292,12 @@ impl World {
             // Too much queued for this peer: wait until it drains, so memory stays
             // bounded when a receiver falls behind.
             let deadline = self.deadline();
-            return self.wait_for(
-                deadline,
-                &|| format!("send to rank {dest}"),
-                |st| match st.check_peer(dest) {
-                    Err(e) => Some(Err(e)),
-                    Ok(()) => (st.backlog(dest) < BACKLOG_HIGH / 2).then_some(Ok(())),
-                },
-            )?;
+            return self.wait_for(deadline, &|| format!("send to rank {dest}"), |st| match st
+                .check_peer(dest)
+            {
+                Err(e) => Some(Err(e)),
+                Ok(()) => (st.backlog(dest) < BACKLOG_HIGH / 2).then_some(Ok(())),
+            })?;
         }
         // SAFETY: the blocking wait below does not return before the request is
         // complete or cancelled, so `data` outlives every access.
@@ -313,14 +321,24 @@ impl World {
         let bytes = buf.len();
         if dest == me {
             st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
-            return Ok(st.core.new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+            return Ok(st
+                .core
+                .new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
         }
         if bytes <= st.core.eager_limit {
             let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
             st.send_copy(dest, &hdr, buf.slice(0, bytes));
-            return Ok(st.core.new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+            return Ok(st
+                .core
+                .new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
         }
-        let id = st.core.new_req(ReqKind::Send { dest, buf: Some(buf) }, None);
+        let id = st.core.new_req(
+            ReqKind::Send {
+                dest,
+                buf: Some(buf),
+            },
+            None,
+        );
         let token = st.core.next_token;
         st.core.next_token += 1;
         st.core.reqs[id].token = Some(token);
@@ -332,7 +350,14 @@ impl World {
 
     /// Starts a receive. `src` is a world rank or [`ANY`]; `group` is the
     /// communicator's, so that a wildcard receive fails when a member is lost.
-    pub fn irecv(&self, ctx: u32, src: i32, tag: i32, buf: RawBuf, group: &Arc<Group>) -> Result<ReqId> {
+    pub fn irecv(
+        &self,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        buf: RawBuf,
+        group: &Arc<Group>,
+    ) -> Result<ReqId> {
         let mut st = self.state.lock();
         let st = &mut *st;
         if src != ANY {
@@ -357,15 +382,35 @@ impl World {
             return Ok(id);
         }
         if let Some(e) = st.core.lost_error_for(src, group) {
-            st.core.finish(id, Status { source: src.max(0) as u32, tag, bytes: 0, error: Some(e) });
+            st.core.finish(
+                id,
+                Status {
+                    source: src.max(0) as u32,
+                    tag,
+                    bytes: 0,
+                    error: Some(e),
+                },
+            );
             return Ok(id);
         }
-        st.core.matcher.post(Posted { ctx, src, tag, req: id });
+        st.core.matcher.post(Posted {
+            ctx,
+            src,
+            tag,
+            req: id,
+        });
         Ok(id)
     }
 
     /// Blocking receive into `buf`.
-    pub fn recv(&self, ctx: u32, src: i32, tag: i32, buf: &mut [u8], group: &Arc<Group>) -> Result<Status> {
+    pub fn recv(
+        &self,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        buf: &mut [u8],
+        group: &Arc<Group>,
+    ) -> Result<Status> {
         // SAFETY: `wait` does not return before the request is complete or cancelled.
         let raw = unsafe { RawBuf::new(buf.as_mut_ptr(), buf.len()) };
         let id = self.irecv(ctx, src, tag, raw, group)?;
@@ -414,7 +459,14 @@ impl World {
     }
 
     /// Looks for a matching message; blocks until there is one when `block`.
-    pub fn probe(&self, ctx: u32, src: i32, tag: i32, group: &Arc<Group>, block: bool) -> Result<Option<Status>> {
+    pub fn probe(
+        &self,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        group: &Arc<Group>,
+        block: bool,
+    ) -> Result<Option<Status>> {
         if src != ANY {
             self.state.lock().check_rank(src as u32)?;
         }
@@ -450,7 +502,12 @@ impl World {
     /// Orderly leave: sends what is queued, tells peers and the server, and waits
     /// (bounded) for peers to close their side, so no data in flight is lost.
     pub fn shutdown(&self) {
-        let deadline = Instant::now() + self.cfg.timeout.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(30));
+        let deadline = Instant::now()
+            + self
+                .cfg
+                .timeout
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(30));
         let _ = self.wait_for(Some(deadline), &|| "flushing at free".into(), |st| {
             st.all_flushed().then_some(())
         });
@@ -458,9 +515,11 @@ impl World {
             let mut st = self.state.lock();
             st.say_goodbye();
         }
-        let r = self.wait_for(Some(deadline), &|| "closing connections at free".into(), |st| {
-            st.all_closed().then_some(())
-        });
+        let r = self.wait_for(
+            Some(deadline),
+            &|| "closing connections at free".into(),
+            |st| st.all_closed().then_some(()),
+        );
         if let Err(e) = r {
             log::debug!("free: {}", e.msg);
         }

@@ -138,15 +138,18 @@ impl State {
         match peer.state {
             PeerState::Ready(c) => {
                 if let Some(conn) = self.conns.get_mut(c) {
-                    if let Err(e) = conn.send_copy(hdr, payload) {
-                        self.conn_failed(c, e);
+                    match conn.send_copy(hdr, payload) {
+                        Err(e) => self.conn_failed(c, e),
+                        Ok(()) if conn.queued() > 0 => self.flush_conn(c),
+                        Ok(()) => {}
                     }
                 }
             }
             PeerState::Lost(_) => {}
             _ => {
                 peer.pending_bytes += payload.len();
-                peer.pending.push_back(Pending::Copy(*hdr, payload.to_vec()));
+                peer.pending
+                    .push_back(Pending::Copy(*hdr, payload.to_vec()));
                 self.want(dest);
             }
         }
@@ -291,7 +294,13 @@ impl State {
                     let mut conn = Conn::new(s);
                     conn.writable = false;
                     entry.insert(conn);
-                    self.core.phases.insert(id, Phase::Connecting { peer: q, nonce: nonce() });
+                    self.core.phases.insert(
+                        id,
+                        Phase::Connecting {
+                            peer: q,
+                            nonce: nonce(),
+                        },
+                    );
                     self.core.peers[q as usize].attempts.push(id);
                     log::debug!("connecting to rank {q} at {a}");
                 }
@@ -356,7 +365,9 @@ impl State {
             Some(Phase::Ready(peer)) => {
                 let p = &self.core.peers[peer as usize];
                 let e = if p.said_goodbye {
-                    Error::peer_lost(format!("rank {peer} has left the job (freed its communicator)"))
+                    Error::peer_lost(format!(
+                        "rank {peer} has left the job (freed its communicator)"
+                    ))
                 } else {
                     Error::peer_lost(format!("rank {peer} is lost: {err}"))
                 };
@@ -371,7 +382,9 @@ impl State {
                 self.attempt_failed(c, peer, &err);
             }
             Some(Phase::AwaitHello { .. }) | Some(Phase::AwaitProof { .. }) => match err {
-                ConnError::Closed => log::debug!("incoming connection from {peer_addr} closed during handshake"),
+                ConnError::Closed => {
+                    log::debug!("incoming connection from {peer_addr} closed during handshake")
+                }
                 e => log::warn!("dropped incoming connection from {peer_addr}: {e}"),
             },
             None => {}
@@ -384,7 +397,10 @@ impl State {
         p.last_error = err.to_string();
         if let ConnError::Protocol(m) = err {
             if m.starts_with("authentication failed") {
-                let e = Error::new(ErrorKind::Auth, format!("cannot connect to rank {peer}: {m}"));
+                let e = Error::new(
+                    ErrorKind::Auth,
+                    format!("cannot connect to rank {peer}: {m}"),
+                );
                 log::error!("{}", e.msg);
                 self.mark_lost(peer, e);
                 return;
@@ -417,7 +433,10 @@ impl State {
         let mut failed: Vec<usize> = Vec::new();
         if let Some(c) = conn {
             if let Some(x) = self.conns.get(c) {
-                failed.extend(x.pending_notifies().filter_map(|t| self.core.sending.get(&t).copied()));
+                failed.extend(
+                    x.pending_notifies()
+                        .filter_map(|t| self.core.sending.get(&t).copied()),
+                );
             }
             self.close_conn(c);
         }
@@ -438,9 +457,7 @@ impl State {
         });
         failed.extend(posted.iter().map(|p| p.req));
         core.matcher.drop_rts_from(peer);
-        let dest_is = |core: &Core, id: usize| {
-            matches!(core.reqs.get(id), Some(Req { kind: ReqKind::Send { dest, .. }, .. }) if *dest == peer)
-        };
+        let dest_is = |core: &Core, id: usize| matches!(core.reqs.get(id), Some(Req { kind: ReqKind::Send { dest, .. }, .. }) if *dest == peer);
         let cts: Vec<u64> = core
             .await_cts
             .iter()
@@ -459,7 +476,12 @@ impl State {
         for t in sending {
             failed.extend(core.sending.remove(&t));
         }
-        let data: Vec<(u32, u64)> = core.await_data.keys().filter(|k| k.0 == peer).copied().collect();
+        let data: Vec<(u32, u64)> = core
+            .await_data
+            .keys()
+            .filter(|k| k.0 == peer)
+            .copied()
+            .collect();
         for k in data {
             if let Some(t) = core.await_data.remove(&k) {
                 failed.extend(t.req);
@@ -492,7 +514,10 @@ impl State {
         for ev in events.iter() {
             match ev.token() {
                 LISTENER => self.accept_all(),
-                CONTROL => self.control_event(ev.is_readable() || ev.is_read_closed() || ev.is_error(), ev.is_writable()),
+                CONTROL => self.control_event(
+                    ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                    ev.is_writable(),
+                ),
                 Token(id) => self.conn_event(
                     id,
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -518,16 +543,21 @@ impl State {
                 Ok((mut s, addr)) => {
                     let entry = self.conns.vacant_entry();
                     let id = entry.key();
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut s, Token(id), Interest::READABLE | Interest::WRITABLE)
-                    {
+                    if let Err(e) = self.poll.registry().register(
+                        &mut s,
+                        Token(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
                         log::warn!("epoll registration failed: {e}");
                         continue;
                     }
                     entry.insert(Conn::new(s));
-                    self.core.phases.insert(id, Phase::AwaitHello { since: Instant::now() });
+                    self.core.phases.insert(
+                        id,
+                        Phase::AwaitHello {
+                            since: Instant::now(),
+                        },
+                    );
                     log::debug!("accepted connection from {addr}");
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
@@ -679,7 +709,9 @@ impl State {
             .phases
             .iter()
             .filter(|(_, ph)| match ph {
-                Phase::AwaitHello { since } | Phase::AwaitProof { since, .. } => now.duration_since(*since) > HANDSHAKE_TIMEOUT,
+                Phase::AwaitHello { since } | Phase::AwaitProof { since, .. } => {
+                    now.duration_since(*since) > HANDSHAKE_TIMEOUT
+                }
                 _ => false,
             })
             .map(|(&c, _)| c)
@@ -687,6 +719,20 @@ impl State {
         for c in stale {
             log::warn!("dropping incoming connection that did not authenticate within {HANDSHAKE_TIMEOUT:?}");
             self.close_conn(c);
+        }
+        // Safety net for edge-triggered readiness: a queue that is not moving gets
+        // another write attempt now and then.
+        let stuck: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.queued() > 0)
+            .map(|(k, _)| k)
+            .collect();
+        for c in stuck {
+            if let Some(conn) = self.conns.get_mut(c) {
+                conn.writable = true;
+            }
+            self.flush_conn(c);
         }
         for q in 0..self.core.size {
             let p = &self.core.peers[q as usize];
@@ -703,7 +749,10 @@ impl State {
                         self.start_connect(q);
                     }
                 }
-                PeerState::Ready(_) if p.dying_since.is_some_and(|t| now.duration_since(t) > DYING_GRACE) => {
+                PeerState::Ready(_)
+                    if p.dying_since
+                        .is_some_and(|t| now.duration_since(t) > DYING_GRACE) =>
+                {
                     self.mark_lost(
                         q,
                         Error::peer_lost(format!(
@@ -728,7 +777,9 @@ impl State {
         match &r.kind {
             ReqKind::Recv { .. } => {
                 if !self.core.matcher.remove_posted(id) {
-                    if let Some((&key, _)) = self.core.await_data.iter().find(|(_, t)| t.req == Some(id)) {
+                    if let Some((&key, _)) =
+                        self.core.await_data.iter().find(|(_, t)| t.req == Some(id))
+                    {
                         if let Some(t) = self.core.await_data.get_mut(&key) {
                             t.req = None;
                         }
@@ -746,10 +797,13 @@ impl State {
                     let mut clean = self.core.await_cts.remove(&t).is_none();
                     if self.core.sending.remove(&t).is_some() {
                         clean = match self.core.peers[dest as usize].state {
-                            PeerState::Ready(c) => self.conns.get_mut(c).is_some_and(|x| x.withdraw(t)),
+                            PeerState::Ready(c) => {
+                                self.conns.get_mut(c).is_some_and(|x| x.withdraw(t))
+                            }
                             _ => {
                                 let p = &mut self.core.peers[dest as usize];
-                                p.pending.retain(|x| !matches!(x, Pending::User(_, _, pt) if *pt == t));
+                                p.pending
+                                    .retain(|x| !matches!(x, Pending::User(_, _, pt) if *pt == t));
                                 true
                             }
                         };
@@ -758,7 +812,9 @@ impl State {
                         // The receiver expects data we can no longer send.
                         self.mark_lost(
                             dest,
-                            Error::timeout(format!("a large send to rank {dest} was abandoned mid-transfer")),
+                            Error::timeout(format!(
+                                "a large send to rank {dest} was abandoned mid-transfer"
+                            )),
                         );
                     }
                 }

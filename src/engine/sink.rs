@@ -2,8 +2,8 @@
 //! messages and rendezvous announcements, clear-to-send and data. Work that needs a
 //! connection (replies) is queued as actions and done once the read is over.
 
-use super::peers::{Phase, PeerState};
-use super::{Core, ReqKind, Req, Transfer};
+use super::peers::{PeerState, Phase};
+use super::{Core, Req, ReqKind, Transfer};
 use crate::auth::{nonce, tags_equal};
 use crate::channel::direct::{decode_tags, encode_tags, handshake_header, Dest, FrameSink, Hello};
 use crate::channel::RawBuf;
@@ -42,7 +42,14 @@ impl Core {
     }
 
     /// Registers a matched rendezvous message and returns the clear-to-send to answer.
-    pub(super) fn accept_rts(&mut self, id: usize, src: u32, tag: i32, token: u64, len: u64) -> Header {
+    pub(super) fn accept_rts(
+        &mut self,
+        id: usize,
+        src: u32,
+        tag: i32,
+        token: u64,
+        len: u64,
+    ) -> Header {
         let cap = match self.reqs.get(id) {
             Some(Req {
                 kind: ReqKind::Recv { buf, .. },
@@ -96,13 +103,18 @@ impl Core {
             return Err(format!("stranger: connection for job {:?}", h.job));
         }
         if h.to != self.rank || h.from >= self.size || h.from == self.rank {
-            return Err(format!("stranger: Hello from rank {} to rank {}", h.from, h.to));
+            return Err(format!(
+                "stranger: Hello from rank {} to rank {}",
+                h.from, h.to
+            ));
         }
         if matches!(self.peers[h.from as usize].state, PeerState::Ready(_)) {
             return Err(format!("rank {} is already connected", h.from));
         }
         let na = nonce();
-        let mac = self.keys.peer_mac(b"acceptor", &self.job, h.from, h.to, &h.nonce, &na);
+        let mac = self
+            .keys
+            .peer_mac(b"acceptor", &self.job, h.from, h.to, &h.nonce, &na);
         self.outbox.push(Action::ConnFrame(
             conn,
             handshake_header(Kind::HelloAck, 64),
@@ -126,17 +138,26 @@ impl Core {
         };
         let (peer, nc) = (*peer, *nc);
         let [na, mac] = decode_tags::<2>(payload).ok_or("malformed HelloAck")?;
-        let want = self.keys.peer_mac(b"acceptor", &self.job, self.rank, peer, &nc, &na);
+        let want = self
+            .keys
+            .peer_mac(b"acceptor", &self.job, self.rank, peer, &nc, &na);
         if !tags_equal(&want, &mac) {
-            return Err(format!("authentication failed: rank {peer} does not hold this job's token"));
+            return Err(format!(
+                "authentication failed: rank {peer} does not hold this job's token"
+            ));
         }
         if matches!(self.peers[peer as usize].state, PeerState::Ready(_)) {
             self.outbox.push(Action::Drop(conn));
             return Ok(());
         }
-        let proof = self.keys.peer_mac(b"connector", &self.job, self.rank, peer, &na, &nc);
-        self.outbox
-            .push(Action::ConnFrame(conn, handshake_header(Kind::Proof, 32), proof.to_vec()));
+        let proof = self
+            .keys
+            .peer_mac(b"connector", &self.job, self.rank, peer, &na, &nc);
+        self.outbox.push(Action::ConnFrame(
+            conn,
+            handshake_header(Kind::Proof, 32),
+            proof.to_vec(),
+        ));
         self.outbox.push(Action::Ready(conn, peer));
         self.phases.insert(conn, Phase::Ready(peer));
         Ok(())
@@ -154,7 +175,9 @@ impl Core {
         };
         let (peer, nc, na) = (*peer, *nonce_c, *nonce_a);
         let [mac] = decode_tags::<1>(payload).ok_or("malformed Proof")?;
-        let want = self.keys.peer_mac(b"connector", &self.job, peer, self.rank, &na, &nc);
+        let want = self
+            .keys
+            .peer_mac(b"connector", &self.job, peer, self.rank, &na, &nc);
         if !tags_equal(&want, &mac) {
             return Err(format!(
                 "authentication failed: a connection claiming to be rank {peer} does not hold this job's token"
@@ -190,10 +213,9 @@ impl FrameSink for Core {
             }
             Kind::Data => {
                 let peer = self.ready_peer(conn)?;
-                let t = self
-                    .await_data
-                    .get(&(peer, hdr.token))
-                    .ok_or_else(|| format!("data for unknown transfer {} from rank {peer}", hdr.token))?;
+                let t = self.await_data.get(&(peer, hdr.token)).ok_or_else(|| {
+                    format!("data for unknown transfer {} from rank {peer}", hdr.token)
+                })?;
                 if hdr.len != t.accepted {
                     return Err(format!(
                         "data frame of {} bytes for a transfer of {} bytes",
@@ -258,7 +280,12 @@ impl FrameSink for Core {
                         kind: ReqKind::Send { dest, buf: Some(b) },
                         ..
                     }) if *dest == peer => *b,
-                    _ => return Err(format!("clear-to-send for transfer {} from the wrong rank", hdr.token)),
+                    _ => {
+                        return Err(format!(
+                            "clear-to-send for transfer {} from the wrong rank",
+                            hdr.token
+                        ))
+                    }
                 };
                 if hdr.len > buf.len() as u64 {
                     return Err(format!(

@@ -52,7 +52,11 @@ fn read_msg(s: &mut TcpStream, fr: &mut FrameReader, deadline: Instant) -> Resul
         match s.read(&mut buf) {
             Ok(0) => return Err(Error::connect("rendezvous server closed the connection")),
             Ok(n) => fr.push(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::connect(format!("rendezvous server: {e}"))),
         }
@@ -120,7 +124,11 @@ pub fn register(
                 "rendezvous server speaks protocol version {version}, this library {VERSION}"
             )))
         }
-        m => return Err(Error::connect(format!("rendezvous server sent {m:?} instead of a challenge"))),
+        m => {
+            return Err(Error::connect(format!(
+                "rendezvous server sent {m:?} instead of a challenge"
+            )))
+        }
     };
     let reg = Msg::Register {
         version: VERSION,
@@ -146,9 +154,14 @@ pub fn register(
                 RefuseCode::BadRank => ErrorKind::Arg,
                 RefuseCode::Busy | RefuseCode::Protocol => ErrorKind::Connect,
             };
-            Err(Error::new(kind, format!("rendezvous server refused rank {rank} of job {job:?}: {reason}")))
+            Err(Error::new(
+                kind,
+                format!("rendezvous server refused rank {rank} of job {job:?}: {reason}"),
+            ))
         }
-        m => Err(Error::connect(format!("rendezvous server sent {m:?} instead of an answer"))),
+        m => Err(Error::connect(format!(
+            "rendezvous server sent {m:?} instead of an answer"
+        ))),
     }
 }
 

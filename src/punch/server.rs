@@ -287,8 +287,11 @@ enum Cause {
     Io(io::Error),
     /// The peer broke the protocol.
     Protocol(String),
-    /// A timeout or a limit of the server.
+    /// A limit of the server or the idle timeout.
     Dropped(String),
+    /// No registration in time. Only info: health checks and port scanners do this
+    /// all day, and a warning each time would drown real problems.
+    Handshake(String),
     /// A refused connection finished flushing its answer.
     Done,
 }
@@ -811,7 +814,7 @@ impl EventLoop {
                         "{} did not complete its registration within {:?}",
                         conn.peer, self.cfg.handshake_timeout
                     );
-                    self.dead.push((token, Cause::Dropped(why)));
+                    self.dead.push((token, Cause::Handshake(why)));
                 }
             }
         }
@@ -854,6 +857,7 @@ impl EventLoop {
             Cause::Io(e) => log::debug!("{what}: {e}"),
             Cause::Protocol(why) => log::warn!("dropping {what}: protocol error: {why}"),
             Cause::Dropped(why) => log::warn!("dropping {what}: {why}"),
+            Cause::Handshake(why) => log::info!("dropping {what}: {why}"),
         }
         let State::Registered {
             job: name,

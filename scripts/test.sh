@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run). Works from any directory.
+#
+#   scripts/test.sh            all stages
+#   FMI_TEST_STAGES="install c-tests" scripts/test.sh   only these stages (and no others)
+#   FMI_CTEST_ARGS="-LE big" scripts/test.sh            extra ctest arguments
+#
+# Stages: deps, fmt, clippy, cargo-test, install (into a temporary prefix), c-tests
+# (CMake project in c-tests/ against that prefix, run by ctest), pkg-config (a tiny program
+# built with `pkg-config --cflags --libs fmi`, run under fmirun -n 2), demo.
+# A stage whose prerequisite failed is skipped. The last line is
+# `test.sh: N passed, M failed[, K skipped]`; the exit code is non-zero if any failed.
+#
+# To add a suite: write a function stage_NAME and add `run_stage NAME [REQUIRED...]` at
+# the bottom.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if [[ -n "${CARGO_TARGET_DIR:-}" && "$CARGO_TARGET_DIR" != /* ]]; then
+    CARGO_TARGET_DIR="$REPO/$CARGO_TARGET_DIR"
+    export CARGO_TARGET_DIR
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fmi-test.XXXXXX")
+PREFIX="$WORK/prefix"
+NPROC=$(nproc 2>/dev/null || echo 2)
+
+# ---- cleanup: the temporary directory and every process this script started ----------
+# every process below this shell (pids from one ps snapshot; the ps itself is gone by
+# the time they are signalled, so only our own processes are hit)
+descendants() {
+    local snapshot pid ppid changed
+    declare -A mine=([$$]=1)
+    snapshot=$(ps -eo pid=,ppid= 2>/dev/null || true)
+    changed=1
+    while [[ $changed -eq 1 ]]; do
+        changed=0
+        while read -r pid ppid; do
+            [[ -n "$pid" && -n "${mine[$ppid]:-}" && -z "${mine[$pid]:-}" ]] || continue
+            mine[$pid]=1
+            changed=1
+        done <<<"$snapshot"
+    done
+    unset "mine[$$]"
+    echo "${!mine[@]}"
+}
+cleanup() {
+    local rc=$? pids p
+    trap - EXIT INT TERM
+    pids=""
+    for p in $(descendants); do
+        kill -0 "$p" 2>/dev/null && pids+=" $p"
+    done
+    if [[ -n "$pids" ]]; then
+        # shellcheck disable=SC2086
+        kill -TERM $pids 2>/dev/null || true
+        sleep 1
+        # shellcheck disable=SC2086
+        kill -KILL $pids 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- stage runner ----------------------------------------------------------------------
+PASSED=()
+FAILED=()
+SKIPPED=()
+declare -A RESULT=()
+
+# run_stage NAME [REQUIRED_STAGE...]: runs stage_NAME (dashes become underscores) in a
+# subshell with errexit, unless a required stage did not pass.
+run_stage() {
+    local name=$1 fn="stage_${1//-/_}" req rc t0
+    shift
+    if [[ -n "${FMI_TEST_STAGES:-}" && " $FMI_TEST_STAGES " != *" $name "* ]]; then
+        return 0
+    fi
+    for req in "$@"; do
+        if [[ -n "${FMI_TEST_STAGES:-}" && " $FMI_TEST_STAGES " != *" $req "* ]]; then
+            continue # not selected: assume it is satisfied
+        fi
+        if [[ "${RESULT[$req]:-}" != passed ]]; then
+            echo "==> $name: SKIPPED (needs $req)"
+            SKIPPED+=("$name")
+            RESULT[$name]=skipped
+            return 0
+        fi
+    done
+    echo
+    echo "==> $name"
+    t0=$SECONDS
+    set +e
+    (set -euo pipefail; "$fn")
+    rc=$?
+    set -e
+    if [[ $rc -eq 0 ]]; then
+        echo "<== $name: passed ($((SECONDS - t0)) s)"
+        PASSED+=("$name")
+        RESULT[$name]=passed
+    else
+        echo "<== $name: FAILED (exit $rc, $((SECONDS - t0)) s)"
+        FAILED+=("$name")
+        RESULT[$name]=failed
+    fi
+}
+
+# ---- stages ----------------------------------------------------------------------------
+stage_deps() {
+    "$REPO/scripts/deps.sh"
+}
+
+stage_fmt() {
+    cargo fmt --all -- --check
+}
+
+stage_clippy() {
+    cargo clippy --workspace --all-targets -- -D warnings
+}
+
+stage_cargo_test() {
+    cargo test --release --workspace
+}
+
+stage_install() {
+    "$REPO/scripts/install.sh" --prefix "$PREFIX"
+}
+
+stage_c_tests() {
+    local build="$WORK/c-tests" exe
+    cmake -S "$REPO/c-tests" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
+    cmake --build "$build" -j "$NPROC"
+    # programs must find libfmi.so through their RPATH, without LD_LIBRARY_PATH
+    if command -v readelf >/dev/null 2>&1; then
+        exe="$build/p2p"
+        readelf -d "$exe" | grep -q 'NEEDED.*\[libfmi\.so\]' ||
+            { echo "c-tests: $exe does not record libfmi.so as NEEDED by its plain name" >&2; readelf -d "$exe" >&2; return 1; }
+        readelf -d "$exe" | grep -Eq "R(UN)?PATH.*$PREFIX/lib" ||
+            { echo "c-tests: $exe has no RPATH/RUNPATH to $PREFIX/lib" >&2; return 1; }
+    fi
+    # shellcheck disable=SC2086
+    (cd "$build" && env -u LD_LIBRARY_PATH ctest --output-on-failure -j "${FMI_CTEST_JOBS:-1}" ${FMI_CTEST_ARGS:-})
+}
+
+stage_pkg_config() {
+    local dir="$WORK/pkg-config" flags out
+    mkdir -p "$dir"
+    cat > "$dir/hello.c" <<'C'
+#include <fmi.h>
+#include <stdio.h>
+int main(void)
+{
+    FMI_Comm c = NULL;
+    int rank = -1, size = 0, got = -1, rc;
+    if ((rc = FMI_Comm_from_env(&c)) != FMI_SUCCESS) {
+        fprintf(stderr, "FMI_Comm_from_env: %s: %s\n", FMI_Error_string(rc), FMI_Last_error());
+        return 1;
+    }
+    FMI_Comm_rank(c, &rank);
+    FMI_Comm_size(c, &size);
+    rc = FMI_Sendrecv(&rank, 1, (rank + 1) % size, 0, &got, 1, (rank + size - 1) % size, 0,
+                      FMI_INT32, c, NULL);
+    if (rc != FMI_SUCCESS || got != (rank + size - 1) % size) {
+        fprintf(stderr, "rank %d: Sendrecv rc %d got %d: %s\n", rank, rc, got, FMI_Last_error());
+        return 1;
+    }
+    if (FMI_Barrier(c) != FMI_SUCCESS || FMI_Comm_free(&c) != FMI_SUCCESS)
+        return 1;
+    printf("pkg-config hello: rank %d of %d ok\n", rank, size);
+    return 0;
+}
+C
+    export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+    pkg-config --exists --print-errors fmi
+    echo "pkg-config: fmi $(pkg-config --modversion fmi): $(pkg-config --cflags --libs fmi)"
+    flags=$(pkg-config --cflags --libs fmi)
+    # shellcheck disable=SC2086
+    cc -std=c99 -Wall -Wextra -Werror -o "$dir/hello" "$dir/hello.c" $flags
+    out=$(cd "$dir" && env -u LD_LIBRARY_PATH timeout 120 "$PREFIX/bin/fmirun" -n 2 -- ./hello)
+    echo "$out"
+    [[ $(grep -c 'ok$' <<<"$out") -eq 2 ]] || { echo "pkg-config: expected 2 ranks to report ok" >&2; return 1; }
+}
+
+stage_demo() {
+    local build="$WORK/demo"
+    cmake -S "$REPO/examples/demo" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
+    cmake --build "$build" -j "$NPROC"
+    env -u LD_LIBRARY_PATH timeout 300 "$PREFIX/bin/fmirun" -n 4 -- "$build/demo"
+}
+
+# ---- the suite -----------------------------------------------------------------------
+run_stage deps
+run_stage fmt deps
+run_stage clippy deps
+run_stage cargo-test deps
+run_stage install deps
+run_stage c-tests install
+run_stage pkg-config install
+run_stage demo install
+
+echo
+[[ ${#PASSED[@]} -gt 0 ]] && echo "passed:  ${PASSED[*]}"
+[[ ${#FAILED[@]} -gt 0 ]] && echo "FAILED:  ${FAILED[*]}"
+[[ ${#SKIPPED[@]} -gt 0 ]] && echo "skipped: ${SKIPPED[*]}"
+summary="test.sh: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+[[ ${#SKIPPED[@]} -gt 0 ]] && summary+=", ${#SKIPPED[@]} skipped"
+echo "$summary"
+[[ ${#FAILED[@]} -eq 0 ]]
