@@ -115,8 +115,9 @@ pub extern "C" fn FMI_Comm_set_hint(comm: FMI_Comm, hint: c_int) -> c_int {
 }
 
 /// Frees a communicator and sets `*comm = NULL`. Freeing the last communicator of a
-/// job sends what is still queued and leaves the job in order (waiting, bounded by
-/// the timeout, for connected peers to do the same).
+/// job leaves it in order: what is still queued is sent, and the call returns once
+/// the peers' hosts have acknowledged it (bounded by the timeout); it does not wait
+/// for the peers to free theirs.
 #[no_mangle]
 pub extern "C" fn FMI_Comm_free(comm: *mut FMI_Comm) -> c_int {
     guard("FMI_Comm_free", || {

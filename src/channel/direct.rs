@@ -120,6 +120,9 @@ pub struct Conn {
     pub writable: bool,
     /// Half-close the connection once the queue is empty (orderly leave).
     close_after_flush: bool,
+    /// The last read returned less than asked: the socket is empty, and new data will
+    /// raise a new edge-triggered event, so another read now would only say EAGAIN.
+    drained: bool,
 }
 
 impl Conn {
@@ -137,6 +140,7 @@ impl Conn {
             // writable event sets it again.
             writable: true,
             close_after_flush: false,
+            drained: false,
         }
     }
 
@@ -155,11 +159,16 @@ impl Conn {
             self.rend -= self.rstart;
             self.rstart = 0;
         }
+        if self.drained {
+            return Ok(false);
+        }
         loop {
+            let room = self.rbuf.len() - self.rend;
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => return Err(ConnError::Closed),
                 Ok(n) => {
                     self.rend += n;
+                    self.drained = n < room;
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -171,6 +180,7 @@ impl Conn {
 
     /// Reads and dispatches frames until the socket would block.
     pub fn pump(&mut self, id: usize, sink: &mut impl FrameSink) -> Result<(), ConnError> {
+        self.drained = false;
         loop {
             let Some(p) = self.rx.as_mut() else {
                 if self.rend - self.rstart >= HEADER_LEN {
@@ -215,11 +225,17 @@ impl Conn {
             // Staging buffer empty: large remainders go straight to the destination.
             let keep_left = p.keep.saturating_sub(p.got);
             if let (Dest::User(b, _), true) = (&p.dest, keep_left >= DIRECT_READ_MIN) {
-                let n = keep_left.min(MAX_WRITE as u64) as usize;
-                let slice = b.slice_mut(p.got as usize, n);
+                if self.drained {
+                    return Ok(());
+                }
+                let want = keep_left.min(MAX_WRITE as u64) as usize;
+                let slice = b.slice_mut(p.got as usize, want);
                 match self.stream.read(slice) {
                     Ok(0) => return Err(ConnError::Closed),
-                    Ok(n) => p.got += n as u64,
+                    Ok(n) => {
+                        p.got += n as u64;
+                        self.drained = n < want;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(ConnError::Io(e)),
@@ -297,6 +313,27 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ConnError::Io(e)),
             }
+        }
+    }
+
+    /// Bytes written to the socket that the peer's kernel has not acknowledged yet
+    /// (including our FIN once the connection is half-closed).
+    pub fn unacked(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ for TCP sockets) writes one int through the
+        // pointer, which points at a live local.
+        let r = unsafe {
+            libc::ioctl(
+                self.stream.as_raw_fd(),
+                libc::TIOCOUTQ,
+                &mut n as *mut libc::c_int,
+            )
+        };
+        if r < 0 {
+            0
+        } else {
+            n as usize
         }
     }
 

@@ -24,7 +24,7 @@ use matching::{Body, Matcher, Posted, ANY};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use parking_lot::Mutex;
-use peers::{Peer, Phase};
+use peers::Peer;
 use slab::Slab;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,7 +90,7 @@ pub(crate) struct Core {
     matcher: Matcher,
     reqs: Slab<Req>,
     peers: Vec<Peer>,
-    phases: HashMap<usize, Phase>,
+    phases: peers::PhaseMap,
     next_token: u64,
     /// Rendezvous sends waiting for clear-to-send: token -> request.
     await_cts: HashMap<u64, ReqId>,
@@ -187,7 +187,7 @@ impl World {
             matcher: Matcher::default(),
             reqs: Slab::new(),
             peers: (0..size).map(|_| Peer::default()).collect(),
-            phases: HashMap::new(),
+            phases: peers::PhaseMap::default(),
             next_token: 1,
             await_cts: HashMap::new(),
             await_data: HashMap::new(),
@@ -500,7 +500,9 @@ impl World {
     }
 
     /// Orderly leave: sends what is queued, tells peers and the server, and waits
-    /// (bounded) for peers to close their side, so no data in flight is lost.
+    /// (bounded) until the peers' kernels have acknowledged every byte, so nothing we
+    /// sent is lost. It does not wait for peers to leave too: a function that is done
+    /// can end (and stop being billed) while others go on.
     pub fn shutdown(&self) {
         let deadline = Instant::now()
             + self
@@ -517,8 +519,8 @@ impl World {
         }
         let r = self.wait_for(
             Some(deadline),
-            &|| "closing connections at free".into(),
-            |st| st.all_closed().then_some(()),
+            &|| "delivering the last data at free".into(),
+            |st| st.all_delivered().then_some(()),
         );
         if let Err(e) = r {
             log::debug!("free: {}", e.msg);

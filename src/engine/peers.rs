@@ -714,7 +714,7 @@ impl State {
                 }
                 _ => false,
             })
-            .map(|(&c, _)| c)
+            .map(|(c, _)| c)
             .collect();
         for c in stale {
             log::warn!("dropping incoming connection that did not authenticate within {HANDSHAKE_TIMEOUT:?}");
@@ -851,12 +851,16 @@ impl State {
         }
     }
 
-    pub(super) fn all_closed(&self) -> bool {
-        self.core
-            .peers
-            .iter()
-            .all(|p| !matches!(p.state, PeerState::Ready(_)))
-            && self.control.as_ref().is_none_or(|c| c.flushed())
+    /// Whether every peer's kernel holds everything we sent (our goodbye included),
+    /// so closing now loses nothing of ours.
+    pub(super) fn all_delivered(&self) -> bool {
+        self.core.peers.iter().all(|p| match p.state {
+            PeerState::Ready(c) => self
+                .conns
+                .get(c)
+                .is_none_or(|x| x.queued() == 0 && x.unacked() == 0),
+            _ => true,
+        }) && self.control.as_ref().is_none_or(|c| c.flushed())
     }
 
     pub(super) fn close_all(&mut self) {
@@ -868,5 +872,34 @@ impl State {
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
         self.listener = None;
+    }
+}
+
+/// Handshake phase per connection id. Connection ids are small slab keys, so a vector
+/// indexed by them is a faster map than hashing on the per-frame path.
+#[derive(Default)]
+pub(super) struct PhaseMap(Vec<Option<Phase>>);
+
+impl PhaseMap {
+    pub fn get(&self, c: &usize) -> Option<&Phase> {
+        self.0.get(*c).and_then(|p| p.as_ref())
+    }
+
+    pub fn insert(&mut self, c: usize, p: Phase) {
+        if self.0.len() <= c {
+            self.0.resize_with(c + 1, || None);
+        }
+        self.0[c] = Some(p);
+    }
+
+    pub fn remove(&mut self, c: &usize) -> Option<Phase> {
+        self.0.get_mut(*c).and_then(|p| p.take())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Phase)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter_map(|(c, p)| p.as_ref().map(|p| (c, p)))
     }
 }
