@@ -387,7 +387,7 @@ mod tests {
         let op = Op::user(false, false, |a, b, n, _| {
             let (a, mut bv) = (vals::<i64>(a), vals::<i64>(b));
             for i in 0..n {
-                bv[i] = 3 * a[i] + bv[i];
+                bv[i] += 3 * a[i];
             }
             b.copy_from_slice(&bytes(&bv));
         });

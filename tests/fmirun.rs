@@ -171,7 +171,7 @@ i=0; while [ ! -e {d}/go ]; do i=$((i+1)); [ $i -gt 300 ] && exit 9; sleep 0.05;
         let n = s.read(&mut b).unwrap();
         assert!(n > 0, "server closed the connection");
         fr.push(&b[..n]);
-        if let Some(m) = fr.next().unwrap() {
+        if let Some(m) = fr.next_msg().unwrap() {
             break m;
         }
     };

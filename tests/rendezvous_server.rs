@@ -75,7 +75,7 @@ impl Client {
     fn try_recv(&mut self, timeout: Duration) -> Got {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.fr.next() {
+            match self.fr.next_msg() {
                 Ok(Some(m)) => return Got::Msg(m),
                 Ok(None) => {}
                 Err(e) => panic!("server sent garbage: {e}"),

@@ -3,7 +3,14 @@
 //! panics into `FMI_ERR_INTERNAL`), and records a message for `FMI_Last_error()`.
 //! There is no logic here beyond translation.
 
-#![allow(non_camel_case_types, clippy::missing_safety_doc)]
+// `extern "C"` entry points take raw pointers from C, where Rust's `unsafe` marker
+// means nothing to the caller; each one checks its pointers (NULL, handle magic)
+// before it dereferences them, as rustls-ffi does.
+#![allow(
+    non_camel_case_types,
+    clippy::missing_safety_doc,
+    clippy::not_unsafe_ptr_arg_deref
+)]
 
 mod coll;
 pub use coll::*;

@@ -29,7 +29,8 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn len(&self) -> u64 {
+    /// Bytes of the message (not of what has arrived so far).
+    pub fn msg_len(&self) -> u64 {
         match self {
             Body::Eager(v) => v.len() as u64,
             Body::Rts { len, .. } => *len,

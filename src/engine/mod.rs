@@ -475,7 +475,7 @@ impl World {
                 return Some(Ok(Status {
                     source: u.src,
                     tag: u.tag,
-                    bytes: u.body.len() as usize,
+                    bytes: u.body.msg_len() as usize,
                     error: None,
                 }));
             }

@@ -23,7 +23,7 @@ pub fn host_candidates(port: u16) -> Vec<SocketAddr> {
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
         for a in addrs {
             if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) {
-                let ip = std::net::Ipv4Addr::from(sin.ip());
+                let ip = sin.ip();
                 if !ip.is_loopback() && !ip.is_unspecified() {
                     v.push(SocketAddr::from((ip, port)));
                 }
@@ -39,7 +39,7 @@ fn read_msg(s: &mut TcpStream, fr: &mut FrameReader, deadline: Instant) -> Resul
     let mut buf = [0u8; 4096];
     loop {
         if let Some(m) = fr
-            .next()
+            .next_msg()
             .map_err(|e| Error::connect(format!("rendezvous server sent garbage: {e}")))?
         {
             return Ok(m);
@@ -231,7 +231,7 @@ impl Control {
 
     /// Messages already buffered (also those that came with the registration answer).
     pub fn drain(&mut self, out: &mut Vec<Msg>) -> std::result::Result<(), String> {
-        while let Some(m) = self.reader.next().map_err(|e| e.to_string())? {
+        while let Some(m) = self.reader.next_msg().map_err(|e| e.to_string())? {
             out.push(m);
         }
         Ok(())

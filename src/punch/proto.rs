@@ -248,7 +248,7 @@ impl FrameReader {
 
     /// The next whole message, `Ok(None)` if more bytes are needed, or an error if
     /// the stream is garbage (then the connection must be dropped).
-    pub fn next(&mut self) -> Result<Option<Msg>, ProtoError> {
+    pub fn next_msg(&mut self) -> Result<Option<Msg>, ProtoError> {
         if self.buf.len() < 4 {
             return Ok(None);
         }
@@ -322,9 +322,9 @@ mod tests {
             let cut = split.min(bytes.len());
             fr.push(&bytes[..cut]);
             let mut out = Vec::new();
-            while let Some(m) = fr.next().unwrap() { out.push(m); }
+            while let Some(m) = fr.next_msg().unwrap() { out.push(m); }
             fr.push(&bytes[cut..]);
-            while let Some(m) = fr.next().unwrap() { out.push(m); }
+            while let Some(m) = fr.next_msg().unwrap() { out.push(m); }
             prop_assert_eq!(out, msgs);
         }
 
@@ -333,7 +333,7 @@ mod tests {
             let mut fr = FrameReader::default();
             fr.push(&b);
             for _ in 0..8 {
-                match fr.next() { Ok(Some(_)) => continue, _ => break }
+                match fr.next_msg() { Ok(Some(_)) => continue, _ => break }
             }
         }
     }
@@ -342,6 +342,6 @@ mod tests {
     fn rejects_oversized_frames() {
         let mut fr = FrameReader::default();
         fr.push(&((MAX_FRAME + 1) as u32).to_le_bytes());
-        assert!(fr.next().is_err());
+        assert!(fr.next_msg().is_err());
     }
 }

@@ -449,7 +449,7 @@ impl EventLoop {
             let mut msgs = Vec::new();
             let mut garbage = None;
             loop {
-                match conn.reader.next() {
+                match conn.reader.next_msg() {
                     Ok(Some(m)) => msgs.push(m),
                     Ok(None) => break,
                     Err(e) => {
