@@ -338,8 +338,9 @@ int FMI_Comm_set_hint(FMI_Comm comm, int hint);
 
 /**
  * Frees a communicator and sets `*comm = NULL`. Freeing the last communicator of a
- * job sends what is still queued and leaves the job in order (waiting, bounded by
- * the timeout, for connected peers to do the same).
+ * job leaves it in order: what is still queued is sent, and the call returns once
+ * the peers' hosts have acknowledged it (bounded by the timeout); it does not wait
+ * for the peers to free theirs.
  */
 int FMI_Comm_free(FMI_Comm *comm);
 
