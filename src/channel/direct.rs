@@ -122,7 +122,11 @@ pub struct Conn {
     close_after_flush: bool,
     /// The last read returned less than asked: the socket is empty, and new data will
     /// raise a new edge-triggered event, so another read now would only say EAGAIN.
+    /// Not so for an end of stream that arrived before that read: a short read
+    /// returns the data and leaves the EOF for the next read, with no new event.
     drained: bool,
+    /// The peer closed its side or the connection failed (sticky).
+    hup: bool,
 }
 
 impl Conn {
@@ -141,6 +145,7 @@ impl Conn {
             writable: true,
             close_after_flush: false,
             drained: false,
+            hup: false,
         }
     }
 
@@ -168,7 +173,7 @@ impl Conn {
                 Ok(0) => return Err(ConnError::Closed),
                 Ok(n) => {
                     self.rend += n;
-                    self.drained = n < room;
+                    self.drained = n < room && !self.hup;
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -178,8 +183,16 @@ impl Conn {
         }
     }
 
-    /// Reads and dispatches frames until the socket would block.
-    pub fn pump(&mut self, id: usize, sink: &mut impl FrameSink) -> Result<(), ConnError> {
+    /// Reads and dispatches frames until the socket would block. `hup`: the event
+    /// that woke us says the peer closed or failed, so read until the read says so
+    /// (never trust a short read to mean "empty" then).
+    pub fn pump(
+        &mut self,
+        id: usize,
+        sink: &mut impl FrameSink,
+        hup: bool,
+    ) -> Result<(), ConnError> {
+        self.hup |= hup;
         self.drained = false;
         loop {
             let Some(p) = self.rx.as_mut() else {
@@ -234,7 +247,7 @@ impl Conn {
                     Ok(0) => return Err(ConnError::Closed),
                     Ok(n) => {
                         p.got += n as u64;
-                        self.drained = n < want;
+                        self.drained = n < want && !self.hup;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -520,12 +520,14 @@ impl World {
         let r = self.wait_for(
             Some(deadline),
             &|| "delivering the last data at free".into(),
-            |st| st.all_delivered().then_some(()),
+            |st| st.undelivered().is_none().then_some(()),
         );
+        let mut st = self.state.lock();
         if let Err(e) = r {
-            log::debug!("free: {}", e.msg);
+            let what = st.undelivered().unwrap_or_default();
+            log::debug!("free: {} ({what})", e.msg);
         }
-        self.state.lock().close_all();
+        st.close_all();
     }
 
     /// Tells every rank of the job to end, then ends this process.

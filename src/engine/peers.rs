@@ -327,7 +327,13 @@ impl State {
         let others: Vec<usize> = p.attempts.drain(..).filter(|&a| a != c).collect();
         let pending = std::mem::take(&mut p.pending);
         p.pending_bytes = 0;
-        log::debug!("connected to rank {peer}");
+        if let Some(x) = self.conns.get(c) {
+            log::debug!(
+                "connected to rank {peer} ({:?} -> {:?})",
+                x.stream.local_addr().ok(),
+                x.stream.peer_addr().ok()
+            );
+        }
         for a in others {
             self.close_conn(a);
         }
@@ -522,6 +528,7 @@ impl State {
                     id,
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable() || ev.is_error(),
+                    ev.is_read_closed() || ev.is_error(),
                 ),
             }
         }
@@ -570,7 +577,7 @@ impl State {
         }
     }
 
-    fn conn_event(&mut self, c: usize, readable: bool, writable: bool) {
+    fn conn_event(&mut self, c: usize, readable: bool, writable: bool, hup: bool) {
         if !self.conns.contains(c) {
             return;
         }
@@ -611,7 +618,7 @@ impl State {
             let Some(conn) = self.conns.get_mut(c) else {
                 return;
             };
-            let r = conn.pump(c, &mut self.core);
+            let r = conn.pump(c, &mut self.core, hup);
             self.run_outbox();
             if let Err(e) = r {
                 self.conn_failed(c, e);
@@ -851,16 +858,28 @@ impl State {
         }
     }
 
-    /// Whether every peer's kernel holds everything we sent (our goodbye included),
-    /// so closing now loses nothing of ours.
-    pub(super) fn all_delivered(&self) -> bool {
-        self.core.peers.iter().all(|p| match p.state {
-            PeerState::Ready(c) => self
-                .conns
-                .get(c)
-                .is_none_or(|x| x.queued() == 0 && x.unacked() == 0),
-            _ => true,
-        }) && self.control.as_ref().is_none_or(|c| c.flushed())
+    /// What still stands between us and an orderly close: `None` once every peer's
+    /// kernel holds everything we sent (our goodbye included), so closing now loses
+    /// nothing of ours; otherwise a description for the log.
+    pub(super) fn undelivered(&self) -> Option<String> {
+        for (q, p) in self.core.peers.iter().enumerate() {
+            if let PeerState::Ready(c) = p.state {
+                if let Some(x) = self.conns.get(c) {
+                    let (queued, unacked) = (x.queued(), x.unacked());
+                    if queued > 0 || unacked > 0 {
+                        return Some(format!(
+                            "rank {q}: {queued} bytes queued, {unacked} bytes not acknowledged"
+                        ));
+                    }
+                }
+            }
+        }
+        match &self.control {
+            Some(c) if !c.flushed() => {
+                Some("the rendezvous server has not taken our goodbye".into())
+            }
+            _ => None,
+        }
     }
 
     pub(super) fn close_all(&mut self) {

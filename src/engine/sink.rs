@@ -94,6 +94,17 @@ impl Core {
         }
     }
 
+    /// Whether `peer` already has an authenticated connection, bound or only decided
+    /// in this batch of frames (its `Action::Ready` not yet run). The connector sends
+    /// its proof on exactly one connection, so both ends must agree on that one.
+    fn has_link(&self, peer: u32) -> bool {
+        matches!(self.peers[peer as usize].state, PeerState::Ready(_))
+            || self
+                .phases
+                .iter()
+                .any(|(_, p)| matches!(p, Phase::Ready(q) if *q == peer))
+    }
+
     fn on_hello(&mut self, conn: usize, payload: &[u8]) -> Result<(), String> {
         if !matches!(self.phases.get(&conn), Some(Phase::AwaitHello { .. })) {
             return Err("unexpected Hello".into());
@@ -108,8 +119,15 @@ impl Core {
                 h.from, h.to
             ));
         }
-        if matches!(self.peers[h.from as usize].state, PeerState::Ready(_)) {
-            return Err(format!("rank {} is already connected", h.from));
+        if self.has_link(h.from) {
+            // Another candidate address of the same connector won the race; the
+            // connector closes this one too.
+            log::debug!(
+                "rank {} is already connected; dropping a spare connection",
+                h.from
+            );
+            self.outbox.push(Action::Drop(conn));
+            return Ok(());
         }
         let na = nonce();
         let mac = self
@@ -146,7 +164,7 @@ impl Core {
                 "authentication failed: rank {peer} does not hold this job's token"
             ));
         }
-        if matches!(self.peers[peer as usize].state, PeerState::Ready(_)) {
+        if self.has_link(peer) {
             self.outbox.push(Action::Drop(conn));
             return Ok(());
         }
@@ -183,7 +201,7 @@ impl Core {
                 "authentication failed: a connection claiming to be rank {peer} does not hold this job's token"
             ));
         }
-        if matches!(self.peers[peer as usize].state, PeerState::Ready(_)) {
+        if self.has_link(peer) {
             return Err(format!("rank {peer} is already connected"));
         }
         self.phases.insert(conn, Phase::Ready(peer));
