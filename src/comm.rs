@@ -155,11 +155,11 @@ impl Comm {
     }
 
     fn p2p_ctx(&self) -> u32 {
-        self.ctx_id * 2
+        engine::contexts(self.ctx_id).0
     }
 
     fn coll_ctx(&self) -> u32 {
-        self.ctx_id * 2 + 1
+        engine::contexts(self.ctx_id).1
     }
 
     /// World rank of a destination rank, checked.
@@ -204,7 +204,7 @@ impl Comm {
         check_tag(tag)?;
         self.live
             .world
-            .send(self.p2p_ctx(), self.dest(dest)?, tag, data)
+            .send(self.p2p_ctx(), self.dest(dest)?, tag, data, &self.group)
     }
 
     /// Blocking receive. Truncation and peer loss come back as errors.
@@ -232,7 +232,7 @@ impl Comm {
         let id = self
             .live
             .world
-            .isend(self.p2p_ctx(), self.dest(dest)?, tag, buf)?;
+            .isend(self.p2p_ctx(), self.dest(dest)?, tag, buf, &self.group)?;
         Ok(self.request(id))
     }
 
@@ -311,7 +311,7 @@ impl Comm {
     pub(crate) fn coll_send(&self, data: &[u8], dest: u32, tag: i32) -> Result<()> {
         self.live
             .world
-            .send(self.coll_ctx(), self.group.world_rank(dest), tag, data)
+            .send(self.coll_ctx(), self.group.world_rank(dest), tag, data, &self.group)
     }
 
     pub(crate) fn coll_recv(&self, buf: &mut [u8], src: u32, tag: i32) -> Result<usize> {
@@ -354,7 +354,7 @@ impl Comm {
         let id = self
             .live
             .world
-            .isend(self.coll_ctx(), self.group.world_rank(dest), tag, buf)?;
+            .isend(self.coll_ctx(), self.group.world_rank(dest), tag, buf, &self.group)?;
         Ok(self.request(id))
     }
 

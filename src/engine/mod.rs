@@ -54,6 +54,9 @@ enum ReqKind {
     Send {
         dest: u32,
         buf: Option<RawBuf>,
+        /// The communicator's group, for sends of a collective: they fail when any
+        /// member is lost, because the collective as a whole cannot complete.
+        coll: Option<Arc<Group>>,
     },
     Recv {
         buf: RawBuf,
@@ -271,11 +274,19 @@ impl World {
     }
 
     /// Blocking send of `data` (world ranks).
-    pub fn send(&self, ctx: u32, dest: u32, tag: i32, data: &[u8]) -> Result<()> {
+    pub fn send(
+        &self,
+        ctx: u32,
+        dest: u32,
+        tag: i32,
+        data: &[u8],
+        group: &Arc<Group>,
+    ) -> Result<()> {
         {
             let mut st = self.state.lock();
             let st = &mut *st;
             st.check_peer(dest)?;
+            st.core.check_collective(ctx, group)?;
             if dest == st.core.rank {
                 st.core.deliver_self(ctx, tag, data);
                 return Ok(());
@@ -302,15 +313,25 @@ impl World {
         // SAFETY: the blocking wait below does not return before the request is
         // complete or cancelled, so `data` outlives every access.
         let buf = unsafe { RawBuf::new(data.as_ptr() as *mut u8, data.len()) };
-        let id = self.isend(ctx, dest, tag, buf)?;
+        let id = self.isend(ctx, dest, tag, buf, group)?;
         self.wait(id).and_then(status_result).map(|_| ())
     }
 
     /// Starts a send. The buffer must stay valid until the request completes.
-    pub fn isend(&self, ctx: u32, dest: u32, tag: i32, buf: RawBuf) -> Result<ReqId> {
+    /// `group` is the communicator's (see [`is_collective`]).
+    pub fn isend(
+        &self,
+        ctx: u32,
+        dest: u32,
+        tag: i32,
+        buf: RawBuf,
+        group: &Arc<Group>,
+    ) -> Result<ReqId> {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.check_peer(dest)?;
+        st.core.check_collective(ctx, group)?;
+        let coll = is_collective(ctx).then(|| group.clone());
         let me = st.core.rank;
         let done = |bytes| Status {
             source: dest,
@@ -323,19 +344,20 @@ impl World {
             st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
             return Ok(st
                 .core
-                .new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+                .new_req(ReqKind::Send { dest, buf: None, coll }, Some(done(bytes))));
         }
         if bytes <= st.core.eager_limit {
             let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
             st.send_copy(dest, &hdr, buf.slice(0, bytes));
             return Ok(st
                 .core
-                .new_req(ReqKind::Send { dest, buf: None }, Some(done(bytes))));
+                .new_req(ReqKind::Send { dest, buf: None, coll }, Some(done(bytes))));
         }
         let id = st.core.new_req(
             ReqKind::Send {
                 dest,
                 buf: Some(buf),
+                coll,
             },
             None,
         );
@@ -381,7 +403,9 @@ impl World {
             }
             return Ok(id);
         }
-        if let Some(e) = st.core.lost_error_for(src, group) {
+        // A collective needs every member, so any loss fails its receives.
+        let need = if is_collective(ctx) { ANY } else { src };
+        if let Some(e) = st.core.lost_error_for(need, group) {
             st.core.finish(
                 id,
                 Status {
@@ -637,6 +661,16 @@ impl Core {
 
     /// The error a receive from `src` (or any member of `group`) gets because a
     /// needed rank is lost, if so.
+    /// Fails at once a collective operation on a communicator with a lost member.
+    fn check_collective(&self, ctx: u32, group: &Group) -> Result<()> {
+        if is_collective(ctx) {
+            if let Some(e) = self.lost_error_for(ANY, group) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     fn lost_error_for(&self, src: i32, group: &Group) -> Option<Error> {
         if src != ANY {
             return self.peers[src as usize].lost_error(src as u32);
@@ -646,6 +680,19 @@ impl Core {
             .iter()
             .find_map(|&m| self.peers[m as usize].lost_error(m))
     }
+}
+
+/// Context ids come in pairs per communicator: even for the user's point-to-point
+/// traffic, odd for its collectives. A collective needs every member, so its
+/// operations fail as soon as any member is lost, not only the one they talk to:
+/// otherwise survivors waiting on each other would only learn of it by timeout.
+pub fn is_collective(ctx: u32) -> bool {
+    ctx & 1 == 1
+}
+
+/// The context ids of communicator `id`: (point to point, collectives).
+pub fn contexts(id: u32) -> (u32, u32) {
+    (id * 2, id * 2 + 1)
 }
 
 impl World {
@@ -669,7 +716,7 @@ impl World {
         // SAFETY: as above.
         let rbuf = unsafe { RawBuf::new(buf.as_mut_ptr(), buf.len()) };
         let r = self.irecv(ctx, src, rtag, rbuf, group)?;
-        let s = match self.isend(ctx, dest, stag, sbuf) {
+        let s = match self.isend(ctx, dest, stag, sbuf, group) {
             Ok(s) => s,
             Err(e) => {
                 self.cancel(r);

@@ -457,13 +457,19 @@ impl State {
         let core = &mut self.core;
         let reqs = &core.reqs;
         let posted = core.matcher.drain_posted(|p| {
+            let in_group = || matches!(reqs.get(p.req), Some(Req { kind: ReqKind::Recv { group, .. }, .. }) if group.contains(peer));
             p.src == peer as i32
-                || (p.src == super::matching::ANY
-                    && matches!(reqs.get(p.req), Some(Req { kind: ReqKind::Recv { group, .. }, .. }) if group.contains(peer)))
+                || ((p.src == super::matching::ANY || super::is_collective(p.ctx)) && in_group())
         });
         failed.extend(posted.iter().map(|p| p.req));
         core.matcher.drop_rts_from(peer);
-        let dest_is = |core: &Core, id: usize| matches!(core.reqs.get(id), Some(Req { kind: ReqKind::Send { dest, .. }, .. }) if *dest == peer);
+        let dest_is = |core: &Core, id: usize| match core.reqs.get(id) {
+            Some(Req {
+                kind: ReqKind::Send { dest, coll, .. },
+                ..
+            }) => *dest == peer || coll.as_ref().is_some_and(|g| g.contains(peer)),
+            _ => false,
+        };
         let cts: Vec<u64> = core
             .await_cts
             .iter()
