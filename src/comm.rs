@@ -309,9 +309,13 @@ impl Comm {
     // Point to point on the collective context, for `coll`.
 
     pub(crate) fn coll_send(&self, data: &[u8], dest: u32, tag: i32) -> Result<()> {
-        self.live
-            .world
-            .send(self.coll_ctx(), self.group.world_rank(dest), tag, data, &self.group)
+        self.live.world.send(
+            self.coll_ctx(),
+            self.group.world_rank(dest),
+            tag,
+            data,
+            &self.group,
+        )
     }
 
     pub(crate) fn coll_recv(&self, buf: &mut [u8], src: u32, tag: i32) -> Result<usize> {
@@ -351,10 +355,13 @@ impl Comm {
     /// # Safety
     /// `buf` must stay valid and unmodified until the request completes.
     pub(crate) unsafe fn coll_isend(&self, buf: RawBuf, dest: u32, tag: i32) -> Result<Request> {
-        let id = self
-            .live
-            .world
-            .isend(self.coll_ctx(), self.group.world_rank(dest), tag, buf, &self.group)?;
+        let id = self.live.world.isend(
+            self.coll_ctx(),
+            self.group.world_rank(dest),
+            tag,
+            buf,
+            &self.group,
+        )?;
         Ok(self.request(id))
     }
 

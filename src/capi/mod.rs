@@ -79,10 +79,24 @@ const COMM_MAGIC: u64 = 0x464d_495f_434f_4d4d;
 pub type FMI_Comm = *mut FMI_Comm_s;
 
 pub(crate) fn new_comm_handle(comm: Comm) -> FMI_Comm {
+    static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+    EXIT_HOOK.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn()` that never unwinds.
+        if unsafe { libc::atexit(leave_at_exit) } != 0 {
+            log::warn!("atexit failed: a program that exits without FMI_Comm_free may lose its last messages");
+        }
+    });
     Box::into_raw(Box::new(FMI_Comm_s {
         magic: COMM_MAGIC,
         comm,
     }))
+}
+
+/// C programs may return from `main` without freeing their communicators (MPI
+/// programs without `MPI_Finalize` do): leave in order then, so that what they sent
+/// still arrives and peers see a leave, not a loss.
+extern "C" fn leave_at_exit() {
+    let _ = catch_unwind(crate::engine::leave_all_at_exit);
 }
 
 /// The communicator behind a handle.

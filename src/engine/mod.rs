@@ -27,7 +27,8 @@ use parking_lot::Mutex;
 use peers::Peer;
 use slab::Slab;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -36,6 +37,34 @@ const CONTROL: Token = Token(usize::MAX - 2);
 const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// A blocking send waits once this much is queued for one peer.
 const BACKLOG_HIGH: usize = 8 << 20;
+
+/// Worlds of this process, for [`leave_all_at_exit`].
+static WORLDS: Mutex<Vec<Weak<World>>> = Mutex::new(Vec::new());
+/// The process is ending because of an abort: nothing may wait then.
+static ABORTING: AtomicBool = AtomicBool::new(false);
+
+/// Leaves every world this process has not left, as freeing its last communicator
+/// would: for programs that exit without freeing, so that what they sent still
+/// arrives and peers see a leave rather than a loss. Not after an abort.
+pub fn leave_all_at_exit() {
+    if ABORTING.load(Ordering::Acquire) {
+        return;
+    }
+    let worlds: Vec<Arc<World>> = WORLDS
+        .lock()
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    for w in worlds {
+        w.shutdown();
+    }
+}
+
+/// Ends the process at once after an abort (this rank's or another's).
+fn exit_aborting(code: i32) -> ! {
+    ABORTING.store(true, Ordering::Release);
+    std::process::exit(code)
+}
 
 /// Handle of a request inside its world.
 pub type ReqId = usize;
@@ -128,6 +157,8 @@ pub struct World {
     pub cfg: Config,
     state: Mutex<State>,
     next_ctx: Mutex<u32>,
+    /// `shutdown` has run (by the last communicator's free, or at exit).
+    left: AtomicBool,
 }
 
 fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -212,14 +243,19 @@ impl World {
         };
         // Peer infos may have arrived together with the registration answer.
         st.handle_control_buffered();
-        Ok(Arc::new(World {
+        let world = Arc::new(World {
             rank,
             size,
             job: job.to_string(),
             cfg,
             state: Mutex::new(st),
             next_ctx: Mutex::new(1),
-        }))
+            left: AtomicBool::new(false),
+        });
+        let mut all = WORLDS.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&world));
+        Ok(world)
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -342,16 +378,26 @@ impl World {
         let bytes = buf.len();
         if dest == me {
             st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
-            return Ok(st
-                .core
-                .new_req(ReqKind::Send { dest, buf: None, coll }, Some(done(bytes))));
+            return Ok(st.core.new_req(
+                ReqKind::Send {
+                    dest,
+                    buf: None,
+                    coll,
+                },
+                Some(done(bytes)),
+            ));
         }
         if bytes <= st.core.eager_limit {
             let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
             st.send_copy(dest, &hdr, buf.slice(0, bytes));
-            return Ok(st
-                .core
-                .new_req(ReqKind::Send { dest, buf: None, coll }, Some(done(bytes))));
+            return Ok(st.core.new_req(
+                ReqKind::Send {
+                    dest,
+                    buf: None,
+                    coll,
+                },
+                Some(done(bytes)),
+            ));
         }
         let id = st.core.new_req(
             ReqKind::Send {
@@ -528,6 +574,9 @@ impl World {
     /// sent is lost. It does not wait for peers to leave too: a function that is done
     /// can end (and stop being billed) while others go on.
     pub fn shutdown(&self) {
+        if self.left.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let deadline = Instant::now()
             + self
                 .cfg
@@ -570,7 +619,7 @@ impl World {
             }
         }
         log::error!("rank {} called FMI_Abort({code})", self.rank);
-        std::process::exit(code)
+        exit_aborting(code)
     }
 }
 

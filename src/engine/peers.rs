@@ -708,7 +708,7 @@ impl State {
                 Msg::Aborted { rank, code } => {
                     if !self.aborting {
                         log::error!("rank {rank} called FMI_Abort({code}); ending this rank too");
-                        std::process::exit(code);
+                        super::exit_aborting(code);
                     }
                 }
                 m => log::debug!("ignoring control message {m:?}"),

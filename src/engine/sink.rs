@@ -295,7 +295,10 @@ impl FrameSink for Core {
                     .ok_or_else(|| format!("clear-to-send for unknown transfer {}", hdr.token))?;
                 let buf = match self.reqs.get(id) {
                     Some(Req {
-                        kind: ReqKind::Send { dest, buf: Some(b), .. },
+                        kind:
+                            ReqKind::Send {
+                                dest, buf: Some(b), ..
+                            },
                         ..
                     }) if *dest == peer => *b,
                     _ => {
