@@ -269,7 +269,7 @@ fn a_want_dies_with_the_rank_that_wanted() {
     let mut r2 = rank(a, "gone", 2, 3, "tok");
     r2.assert_quiet();
     r0.send(&Msg::WantPeer { rank: 1 });
-    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+    assert_eq!(r0.recv(), Msg::PeerLeft { rank: 1 });
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn lost_ranks_are_broadcast_but_leaving_ranks_are_not() {
     drop(r1);
     r0.assert_quiet();
     r0.send(&Msg::WantPeer { rank: 1 });
-    assert_eq!(r0.recv(), Msg::PeerLost { rank: 1 });
+    assert_eq!(r0.recv(), Msg::PeerLeft { rank: 1 });
     r0.send(&Msg::WantPeer { rank: 2 });
     assert_eq!(r0.recv(), Msg::PeerLost { rank: 2 });
 }

@@ -720,14 +720,21 @@ impl Core {
         Ok(())
     }
 
+    /// The error a receive from `src` (or, for [`ANY`], from anyone of `group`)
+    /// gets because of a lost peer: the named rank if it is lost at all; for a
+    /// wildcard only members that died (see [`peers::Peer::died`]).
     fn lost_error_for(&self, src: i32, group: &Group) -> Option<Error> {
         if src != ANY {
             return self.peers[src as usize].lost_error(src as u32);
         }
-        group
-            .members()
-            .iter()
-            .find_map(|&m| self.peers[m as usize].lost_error(m))
+        group.members().iter().find_map(|&m| {
+            let p = &self.peers[m as usize];
+            if p.died() {
+                p.lost_error(m)
+            } else {
+                None
+            }
+        })
     }
 }
 

@@ -82,6 +82,13 @@ impl Peer {
             _ => None,
         }
     }
+
+    /// Lost without leaving in order (it died, or its connection broke). A rank that
+    /// left had finished everything it was part of, so only operations that name it
+    /// fail; a rank that died also fails wildcard receives and collectives.
+    pub fn died(&self) -> bool {
+        matches!(self.state, PeerState::Lost(_)) && !self.said_goodbye
+    }
 }
 
 /// Handshake state of one connection.
@@ -454,12 +461,15 @@ impl State {
                 failed.extend(self.core.sending.get(&t).copied());
             }
         }
+        let died = !self.core.peers[peer as usize].said_goodbye;
         let core = &mut self.core;
         let reqs = &core.reqs;
         let posted = core.matcher.drain_posted(|p| {
             let in_group = || matches!(reqs.get(p.req), Some(Req { kind: ReqKind::Recv { group, .. }, .. }) if group.contains(peer));
             p.src == peer as i32
-                || ((p.src == super::matching::ANY || super::is_collective(p.ctx)) && in_group())
+                || (died
+                    && (p.src == super::matching::ANY || super::is_collective(p.ctx))
+                    && in_group())
         });
         failed.extend(posted.iter().map(|p| p.req));
         core.matcher.drop_rts_from(peer);
@@ -467,7 +477,7 @@ impl State {
             Some(Req {
                 kind: ReqKind::Send { dest, coll, .. },
                 ..
-            }) => *dest == peer || coll.as_ref().is_some_and(|g| g.contains(peer)),
+            }) => *dest == peer || (died && coll.as_ref().is_some_and(|g| g.contains(peer))),
             _ => false,
         };
         let cts: Vec<u64> = core
@@ -691,6 +701,18 @@ impl State {
         for m in msgs {
             match m {
                 Msg::PeerInfo { rank, candidates } => self.on_peer_info(rank, candidates),
+                Msg::PeerLeft { rank } if rank < self.core.size && rank != self.core.rank => {
+                    let p = &mut self.core.peers[rank as usize];
+                    if !matches!(p.state, PeerState::Ready(_) | PeerState::Lost(_)) {
+                        p.said_goodbye = true;
+                        self.mark_lost(
+                            rank,
+                            Error::peer_lost(format!(
+                                "rank {rank} has left the job (freed its communicator)"
+                            )),
+                        );
+                    }
+                }
                 Msg::PeerLost { rank } if rank < self.core.size && rank != self.core.rank => {
                     let p = &mut self.core.peers[rank as usize];
                     match p.state {
@@ -700,7 +722,7 @@ impl State {
                         _ => self.mark_lost(
                             rank,
                             Error::peer_lost(format!(
-                                "rank {rank} is lost: the rendezvous server reports it gone (process died or left)"
+                                "rank {rank} is lost: the rendezvous server reports it gone (process died or lost its connection)"
                             )),
                         ),
                     }

@@ -9,6 +9,7 @@
 //! rank -> server   WantPeer { rank }                        "I need a connection to rank"
 //! server -> rank   PeerInfo { rank, candidates }            sent to both sides of a pair
 //! server -> rank   PeerLost { rank }                        a rank's control connection died
+//! server -> rank   PeerLeft { rank }                        answer to WantPeer for a rank that left
 //! rank -> server   Abort { code };  server -> rank  Aborted { rank, code }
 //! rank -> server   Bye                                       orderly leave
 //! ```
@@ -72,6 +73,10 @@ pub enum Msg {
         candidates: Vec<SocketAddr>,
     },
     PeerLost {
+        rank: u32,
+    },
+    /// The rank left the job in order (it will not be back, but it died of nothing).
+    PeerLeft {
         rank: u32,
     },
     Abort {
@@ -161,6 +166,9 @@ impl Msg {
             Msg::Bye => {
                 w.u8(10);
             }
+            Msg::PeerLeft { rank } => {
+                w.u8(11).u32(*rank);
+            }
         }
         let len = (w.buf.len() - 4) as u32;
         w.buf[..4].copy_from_slice(&len.to_le_bytes());
@@ -222,6 +230,9 @@ impl Msg {
                 code: r.i32().ok_or_else(|| bad("aborted"))?,
             },
             10 => Msg::Bye,
+            11 => Msg::PeerLeft {
+                rank: r.u32().ok_or_else(|| bad("peer-left"))?,
+            },
             k => return Err(ProtoError(format!("unknown control message kind {k}"))),
         };
         if !r.is_empty() {
@@ -308,6 +319,7 @@ mod tests {
             (any::<u32>(), proptest::collection::vec(addr(), 0..4))
                 .prop_map(|(rank, candidates)| Msg::PeerInfo { rank, candidates }),
             any::<u32>().prop_map(|rank| Msg::PeerLost { rank }),
+            any::<u32>().prop_map(|rank| Msg::PeerLeft { rank }),
             any::<i32>().prop_map(|code| Msg::Abort { code }),
             (any::<u32>(), any::<i32>()).prop_map(|(rank, code)| Msg::Aborted { rank, code }),
             Just(Msg::Bye),

@@ -745,7 +745,8 @@ impl EventLoop {
         }
         match job.ranks.get(&r) {
             Some(RankState::Connected { .. }) => self.introduce(name, q, r),
-            Some(RankState::Lost | RankState::Left) => self.send(token, &Msg::PeerLost { rank: r }),
+            Some(RankState::Lost) => self.send(token, &Msg::PeerLost { rank: r }),
+            Some(RankState::Left) => self.send(token, &Msg::PeerLeft { rank: r }),
             None => {
                 let list = job.wants.entry(r).or_default();
                 if list.contains(&(q, token)) {
@@ -928,6 +929,7 @@ fn msg_name(m: &Msg) -> &'static str {
         Msg::WantPeer { .. } => "WantPeer",
         Msg::PeerInfo { .. } => "PeerInfo",
         Msg::PeerLost { .. } => "PeerLost",
+        Msg::PeerLeft { .. } => "PeerLeft",
         Msg::Abort { .. } => "Abort",
         Msg::Aborted { .. } => "Aborted",
         Msg::Bye => "Bye",
