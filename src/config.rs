@@ -93,7 +93,10 @@ impl Config {
             None => {
                 // More ranks on this host than cores: spinning would only steal the
                 // core from the rank we wait for.
-                let local = env_u64("FMI_LOCAL_SIZE")?.unwrap_or(1);
+                let local = match env_u64("FMI_LOCAL_SIZE")? {
+                    Some(n) => n,
+                    None => env_u64("MPI_LOCALNRANKS")?.unwrap_or(1), // set by Hydra
+                };
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
                 if local > cores {
                     self.spin = Duration::from_micros(10);

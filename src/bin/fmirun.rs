@@ -5,7 +5,7 @@
 //!        [--timeout SECS] [--] PROGRAM ARGS...
 //! ```
 //!
-//! Every rank gets FMI_RANK, FMI_SIZE, FMI_JOB, FMI_RENDEZVOUS and FMI_TOKEN. Without
+//! Every rank gets FMI_RANK, FMI_SIZE, FMI_JOB, FMI_RENDEZVOUS, FMI_TOKEN and FMI_LOCAL_SIZE. Without
 //! `--rendezvous` an embedded rendezvous server serves the job. The first rank to
 //! fail decides the exit code; the others get a grace period, then SIGTERM, then
 //! SIGKILL. No rank outlives fmirun: each one is reaped before it exits, and each
@@ -310,6 +310,8 @@ fn spawn_ranks(
             .env("FMI_JOB", job)
             .env("FMI_RENDEZVOUS", rendezvous)
             .env("FMI_TOKEN", token)
+            // all ranks share this host: tells the library how hard it may spin
+            .env("FMI_LOCAL_SIZE", args.n.to_string())
             // Its own group, so fmirun can end the rank and all it started at once,
             // and a terminal's Ctrl-C reaches fmirun only, which then decides.
             .process_group(0);
