@@ -132,6 +132,8 @@ pub(crate) struct Core {
     sending: HashMap<u64, ReqId>,
     /// Work produced while reading a connection, done once the read is over.
     outbox: Vec<sink::Action>,
+    /// Peers that died (lost without leaving in order); see [`peers::Peer::died`].
+    deaths: usize,
 }
 
 struct State {
@@ -227,6 +229,7 @@ impl World {
             await_data: HashMap::new(),
             sending: HashMap::new(),
             outbox: Vec::new(),
+            deaths: 0,
         };
         let mut st = State {
             poll,
@@ -367,43 +370,34 @@ impl World {
         let st = &mut *st;
         st.check_peer(dest)?;
         st.core.check_collective(ctx, group)?;
-        let coll = is_collective(ctx).then(|| group.clone());
-        let me = st.core.rank;
-        let done = |bytes| Status {
-            source: dest,
-            tag,
-            bytes,
-            error: None,
-        };
         let bytes = buf.len();
-        if dest == me {
-            st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
-            return Ok(st.core.new_req(
-                ReqKind::Send {
-                    dest,
-                    buf: None,
-                    coll,
-                },
-                Some(done(bytes)),
-            ));
+        if dest == st.core.rank || bytes <= st.core.eager_limit {
+            // Done at once: the data is delivered or copied into the queue.
+            if dest == st.core.rank {
+                st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
+            } else {
+                let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
+                st.send_copy(dest, &hdr, buf.slice(0, bytes));
+            }
+            let done = Status {
+                source: dest,
+                tag,
+                bytes,
+                error: None,
+            };
+            let kind = ReqKind::Send {
+                dest,
+                buf: None,
+                coll: None,
+            };
+            return Ok(st.core.new_req(kind, Some(done)));
         }
-        if bytes <= st.core.eager_limit {
-            let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
-            st.send_copy(dest, &hdr, buf.slice(0, bytes));
-            return Ok(st.core.new_req(
-                ReqKind::Send {
-                    dest,
-                    buf: None,
-                    coll,
-                },
-                Some(done(bytes)),
-            ));
-        }
+        // Only a send that waits (for clear-to-send) needs the group.
         let id = st.core.new_req(
             ReqKind::Send {
                 dest,
                 buf: Some(buf),
-                coll,
+                coll: is_collective(ctx).then(|| group.clone()),
             },
             None,
         );
@@ -726,6 +720,9 @@ impl Core {
     fn lost_error_for(&self, src: i32, group: &Group) -> Option<Error> {
         if src != ANY {
             return self.peers[src as usize].lost_error(src as u32);
+        }
+        if self.deaths == 0 {
+            return None; // the common case, without a walk over the group
         }
         group.members().iter().find_map(|&m| {
             let p = &self.peers[m as usize];

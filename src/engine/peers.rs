@@ -443,6 +443,9 @@ impl State {
             log::warn!("{}", err.msg);
         }
         p.state = PeerState::Lost(err.clone());
+        if !p.said_goodbye {
+            self.core.deaths += 1;
+        }
         let mut failed: Vec<usize> = Vec::new();
         if let Some(c) = conn {
             if let Some(x) = self.conns.get(c) {
