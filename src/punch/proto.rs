@@ -12,6 +12,12 @@
 //! server -> rank   PeerLeft { rank }                        answer to WantPeer for a rank that left
 //! rank -> server   Abort { code };  server -> rank  Aborted { rank, code }
 //! rank -> server   Bye                                       orderly leave
+//!
+//! A relay connection (a second connection, used when punching a pair failed):
+//! server -> rank   Challenge { version, nonce }
+//! rank -> server   Relay { job, rank, peer, mac }            mac as in Register
+//! server -> rank   RelayReady                                 when `peer` asked too;
+//!                  from then on the server forwards bytes both ways, unread.
 //! ```
 //! `auth` is HMAC-SHA256(server key, nonce | job | rank) followed by the server key
 //! verifier (see `auth`), so the token itself never crosses the wire.
@@ -20,7 +26,7 @@ use crate::wire::{Reader, Writer};
 use std::net::SocketAddr;
 
 /// Protocol version; a server refuses others.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Longest job name.
@@ -87,6 +93,15 @@ pub enum Msg {
         code: i32,
     },
     Bye,
+    /// First message of a relay connection: splice me to `peer` of my job.
+    Relay {
+        job: String,
+        rank: u32,
+        peer: u32,
+        mac: [u8; 32],
+    },
+    /// Both sides of a relay are there; everything after this is the peers' bytes.
+    RelayReady,
 }
 
 /// A frame that could not be decoded; the connection that sent it is dropped.
@@ -169,6 +184,17 @@ impl Msg {
             Msg::PeerLeft { rank } => {
                 w.u8(11).u32(*rank);
             }
+            Msg::Relay {
+                job,
+                rank,
+                peer,
+                mac,
+            } => {
+                w.u8(12).str(job).u32(*rank).u32(*peer).bytes(mac);
+            }
+            Msg::RelayReady => {
+                w.u8(13);
+            }
         }
         let len = (w.buf.len() - 4) as u32;
         w.buf[..4].copy_from_slice(&len.to_le_bytes());
@@ -233,6 +259,16 @@ impl Msg {
             11 => Msg::PeerLeft {
                 rank: r.u32().ok_or_else(|| bad("peer-left"))?,
             },
+            12 => (|| {
+                Some(Msg::Relay {
+                    job: r.str(MAX_JOB_NAME)?,
+                    rank: r.u32()?,
+                    peer: r.u32()?,
+                    mac: r.array32()?,
+                })
+            })()
+            .ok_or_else(|| bad("relay"))?,
+            13 => Msg::RelayReady,
             k => return Err(ProtoError(format!("unknown control message kind {k}"))),
         };
         if !r.is_empty() {
@@ -323,6 +359,9 @@ mod tests {
             any::<i32>().prop_map(|code| Msg::Abort { code }),
             (any::<u32>(), any::<i32>()).prop_map(|(rank, code)| Msg::Aborted { rank, code }),
             Just(Msg::Bye),
+            ("[a-z0-9-]{0,40}", any::<u32>(), any::<u32>(), any::<[u8; 32]>())
+                .prop_map(|(job, rank, peer, mac)| Msg::Relay { job, rank, peer, mac }),
+            Just(Msg::RelayReady),
         ]
     }
 

@@ -933,6 +933,8 @@ fn msg_name(m: &Msg) -> &'static str {
         Msg::Abort { .. } => "Abort",
         Msg::Aborted { .. } => "Aborted",
         Msg::Bye => "Bye",
+        Msg::Relay { .. } => "Relay",
+        Msg::RelayReady => "RelayReady",
     }
 }
 
