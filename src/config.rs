@@ -11,6 +11,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 pub const DEFAULT_EAGER_LIMIT: usize = 64 * 1024;
 /// Default for `FMI_SPIN_US` when the host has a core per rank.
 pub const DEFAULT_SPIN_US: u64 = 200;
+/// Default for `FMI_PUNCH_TIMEOUT_MS`: hole punching through NATs that allow it
+/// succeeds within a few round trips of both sides dialling, so seconds are plenty.
+pub const DEFAULT_PUNCH_TIMEOUT_MS: u64 = 3_000;
 
 /// Settings of one communicator world.
 #[derive(Debug, Clone)]
@@ -25,6 +28,11 @@ pub struct Config {
     pub eager_limit: usize,
     /// How long a blocked call spins after the last progress before it sleeps.
     pub spin: Duration,
+    /// How long a pair tries direct connections before it relays (`FMI_PUNCH_TIMEOUT_MS`).
+    pub punch_timeout: Duration,
+    /// Whether a pair that cannot connect directly relays through the rendezvous
+    /// server (`FMI_RELAY`, default on; `0` turns it off).
+    pub relay: bool,
 }
 
 impl Default for Config {
@@ -35,6 +43,8 @@ impl Default for Config {
             timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
             eager_limit: DEFAULT_EAGER_LIMIT,
             spin: Duration::from_micros(DEFAULT_SPIN_US),
+            punch_timeout: Duration::from_millis(DEFAULT_PUNCH_TIMEOUT_MS),
+            relay: true,
         }
     }
 }
@@ -87,6 +97,20 @@ impl Config {
                 )));
             }
             self.eager_limit = n as usize;
+        }
+        if let Some(ms) = env_u64("FMI_PUNCH_TIMEOUT_MS")? {
+            self.punch_timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = env("FMI_RELAY") {
+            self.relay = match v.trim() {
+                "1" | "on" | "yes" | "true" => true,
+                "0" | "off" | "no" | "false" => false,
+                _ => {
+                    return Err(Error::config(format!(
+                        "FMI_RELAY={v:?} is not one of 1, 0, on, off"
+                    )))
+                }
+            };
         }
         match env_u64("FMI_SPIN_US")? {
             Some(us) => self.spin = Duration::from_micros(us),

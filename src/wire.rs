@@ -41,6 +41,12 @@ pub enum Kind {
     Data = 7,
     /// Orderly close: the peer freed its last communicator.
     Goodbye = 8,
+    /// A higher rank's greeting on a connection it dialled: "I am rank `from`; you
+    /// (the lower rank) lead the handshake". Carries a Hello with a zero nonce and
+    /// proves nothing; the handshake that follows does.
+    Knock = 9,
+    /// The handshake failed authentication on the other side; payload: its reason.
+    Refused = 10,
 }
 
 impl Kind {
@@ -54,6 +60,8 @@ impl Kind {
             6 => Kind::Cts,
             7 => Kind::Data,
             8 => Kind::Goodbye,
+            9 => Kind::Knock,
+            10 => Kind::Refused,
             _ => return None,
         })
     }
@@ -140,7 +148,9 @@ impl Header {
             token: u64_at(24),
         };
         let max = match kind {
-            Kind::Hello | Kind::HelloAck | Kind::Proof => MAX_HANDSHAKE_PAYLOAD,
+            Kind::Hello | Kind::HelloAck | Kind::Proof | Kind::Knock | Kind::Refused => {
+                MAX_HANDSHAKE_PAYLOAD
+            }
             Kind::Eager => MAX_EAGER_PAYLOAD,
             Kind::Goodbye => 0,
             Kind::Rts | Kind::Cts | Kind::Data => u64::MAX,
@@ -269,7 +279,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn kind() -> impl Strategy<Value = Kind> {
-        (1u8..=8).prop_map(|k| Kind::from_u8(k).unwrap())
+        (1u8..=10).prop_map(|k| Kind::from_u8(k).unwrap())
     }
 
     proptest! {

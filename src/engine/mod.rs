@@ -7,6 +7,7 @@
 //! non-blocking I/O while things move and sleeps in epoll once they stop, so that
 //! ranks sharing a core do not steal it from the peer they wait for.
 
+mod connect;
 pub mod matching;
 mod peers;
 mod sink;
@@ -149,6 +150,12 @@ struct State {
     aborting: bool,
     /// Leaving: connection losses are expected and not worth a warning.
     closing: bool,
+    /// The port we listen on, registered from and dial from.
+    local_port: u16,
+    /// The rendezvous server, for relay connections.
+    server_addr: Option<std::net::SocketAddr>,
+    punch_timeout: Duration,
+    relay_enabled: bool,
 }
 
 /// One job membership.
@@ -185,6 +192,8 @@ impl World {
         let keys = JobKeys::new(&cfg.token, job);
         let mut listener = None;
         let mut control = None;
+        let mut local_port = 0;
+        let mut server_addr = None;
         if size > 1 {
             let server = cfg.rendezvous.clone().ok_or_else(|| {
                 Error::config(
@@ -198,6 +207,8 @@ impl World {
                 .map_err(io_err("epoll"))?;
             let reg_timeout = cfg.timeout.unwrap_or(Duration::from_secs(3600));
             let reg = client::register(&server, job, rank, size, &keys, port, reg_timeout)?;
+            local_port = port;
+            server_addr = reg.stream.peer_addr().ok();
             log::info!(
                 "rank {rank}/{size} of job {job:?} registered with {server}; seen as {}",
                 reg.reflexive
@@ -243,6 +254,10 @@ impl World {
             next_timers: Instant::now(),
             aborting: false,
             closing: false,
+            local_port,
+            server_addr,
+            punch_timeout: cfg.punch_timeout,
+            relay_enabled: cfg.relay,
         };
         // Peer infos may have arrived together with the registration answer.
         st.handle_control_buffered();

@@ -1,16 +1,11 @@
-//! Peer connections: who connects to whom, the progress loop over sockets, and what
-//! happens when a peer is lost.
-//!
-//! For each pair of ranks the lower rank connects and the higher accepts, so a pair
-//! never ends up with two connections. A rank that needs a peer asks the rendezvous
-//! server (`WantPeer`); the server sends both sides the other's candidates
-//! (`PeerInfo`), and the lower rank tries all of them at once; the first to finish
-//! the authenticated handshake wins.
+//! Peer connections: the progress loop over sockets, the state of each peer, and
+//! what happens when a peer is lost. How a connection is made is in `connect`.
 
+use super::connect::Dial;
 use super::sink::Action;
 use super::{Core, Req, ReqKind, State, Status, CONTROL, LISTENER};
-use crate::auth::{nonce, Tag};
-use crate::channel::direct::{handshake_header, Conn, ConnError, Hello};
+use crate::auth::Tag;
+use crate::channel::direct::{Conn, ConnError};
 use crate::channel::RawBuf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::punch::proto::Msg;
@@ -22,8 +17,8 @@ use std::time::{Duration, Instant};
 
 /// How long an accepted connection may take to authenticate.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause before trying a peer's candidates again.
-const RETRY_DELAY: Duration = Duration::from_millis(100);
+/// How long a relay connection may wait for the server to splice it.
+const RELAY_WAIT: Duration = Duration::from_secs(40);
 /// After the server reports a connected peer dead, how long its connection may still
 /// deliver what it sent before we stop waiting for its close.
 const DYING_GRACE: Duration = Duration::from_secs(2);
@@ -58,8 +53,16 @@ pub(super) struct Peer {
     pub pending: VecDeque<Pending>,
     pub pending_bytes: usize,
     pub cands: Vec<SocketAddr>,
+    /// Connections in progress to this peer (dialled, relayed, or accepted and
+    /// identified), any of which may win.
     pub attempts: Vec<usize>,
-    pub retry_at: Option<Instant>,
+    /// One per candidate address while connecting.
+    pub dials: Vec<Dial>,
+    /// When direct dialling gives way to the relay.
+    pub punch_deadline: Option<Instant>,
+    /// The relay connection in progress.
+    pub relay: Option<usize>,
+    pub relay_retry_at: Option<Instant>,
     pub connect_deadline: Option<Instant>,
     pub dying_since: Option<Instant>,
     pub said_goodbye: bool,
@@ -98,8 +101,9 @@ pub(super) enum Phase {
     Connecting { peer: u32, nonce: Tag },
     /// Hello sent; waiting for the acceptor's proof.
     AwaitAck { peer: u32, nonce: Tag },
-    /// Accepted; waiting for a Hello.
-    AwaitHello { since: Instant },
+    /// Waiting for the lower rank's Hello: on an accepted connection (`dialed` is
+    /// `None`; a Knock may come instead), or on one this higher rank dialled.
+    AwaitHello { since: Instant, dialed: Option<u32> },
     /// HelloAck sent; waiting for the connector's proof.
     AwaitProof {
         peer: u32,
@@ -109,6 +113,36 @@ pub(super) enum Phase {
     },
     /// Authenticated connection to a peer.
     Ready(u32),
+    /// Connection to the rendezvous server asking it to relay to `peer`; `buf`
+    /// collects the server's current frame.
+    Relay {
+        peer: u32,
+        step: RelayStep,
+        buf: Vec<u8>,
+        since: Instant,
+    },
+}
+
+/// Where a relay connection is before the server splices it.
+#[derive(Debug)]
+pub(super) enum RelayStep {
+    Connecting,
+    AwaitChallenge,
+    AwaitReady,
+}
+
+impl Phase {
+    /// The peer a connection in progress is meant for, if known.
+    pub fn peer(&self) -> Option<u32> {
+        match self {
+            Phase::Connecting { peer, .. }
+            | Phase::AwaitAck { peer, .. }
+            | Phase::AwaitProof { peer, .. }
+            | Phase::Relay { peer, .. }
+            | Phase::Ready(peer) => Some(*peer),
+            Phase::AwaitHello { dialed, .. } => *dialed,
+        }
+    }
 }
 
 impl State {
@@ -223,127 +257,8 @@ impl State {
         self.done.clear();
     }
 
-    /// Makes sure a connection to `dest` is on its way.
-    fn want(&mut self, dest: u32) {
-        let me = self.core.rank;
-        let timeout = self.timeout();
-        let p = &mut self.core.peers[dest as usize];
-        if !matches!(p.state, PeerState::Idle) {
-            return;
-        }
-        p.state = PeerState::Wanted;
-        p.connect_deadline = Some(Instant::now() + timeout);
-        if me < dest && !p.cands.is_empty() {
-            self.start_connect(dest);
-            return;
-        }
-        match self.control.as_mut() {
-            Some(c) => {
-                if let Err(e) = c.send(&Msg::WantPeer { rank: dest }) {
-                    log::warn!("rendezvous server connection failed: {e}");
-                }
-            }
-            None => self.mark_lost(
-                dest,
-                Error::connect(format!(
-                    "cannot reach rank {dest}: no connection to the rendezvous server"
-                )),
-            ),
-        }
-    }
-
-    fn timeout(&self) -> Duration {
-        self.core.timeout.unwrap_or(Duration::from_secs(24 * 3600))
-    }
-
-    fn on_peer_info(&mut self, q: u32, cands: Vec<SocketAddr>) {
-        if q >= self.core.size || q == self.core.rank {
-            log::warn!("rendezvous server sent candidates for invalid rank {q}; ignored");
-            return;
-        }
-        let me = self.core.rank;
-        let timeout = self.timeout();
-        let p = &mut self.core.peers[q as usize];
-        p.cands = cands;
-        match p.state {
-            PeerState::Idle | PeerState::Wanted => {
-                if p.connect_deadline.is_none() {
-                    p.connect_deadline = Some(Instant::now() + timeout);
-                }
-                if me < q {
-                    self.start_connect(q);
-                } else {
-                    p.state = PeerState::Wanted;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Tries every candidate of `q` at once.
-    fn start_connect(&mut self, q: u32) {
-        let cands = self.core.peers[q as usize].cands.clone();
-        self.core.peers[q as usize].state = PeerState::Connecting;
-        self.core.peers[q as usize].retry_at = None;
-        for a in cands {
-            match mio::net::TcpStream::connect(a) {
-                Ok(mut s) => {
-                    let entry = self.conns.vacant_entry();
-                    let id = entry.key();
-                    if let Err(e) = self.poll.registry().register(
-                        &mut s,
-                        Token(id),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        log::warn!("epoll registration failed: {e}");
-                        continue;
-                    }
-                    let mut conn = Conn::new(s);
-                    conn.writable = false;
-                    entry.insert(conn);
-                    self.core.phases.insert(
-                        id,
-                        Phase::Connecting {
-                            peer: q,
-                            nonce: nonce(),
-                        },
-                    );
-                    self.core.peers[q as usize].attempts.push(id);
-                    log::debug!("connecting to rank {q} at {a}");
-                }
-                Err(e) => {
-                    self.core.peers[q as usize].last_error = format!("{a}: {e}");
-                }
-            }
-        }
-        if self.core.peers[q as usize].attempts.is_empty() {
-            self.core.peers[q as usize].retry_at = Some(Instant::now() + RETRY_DELAY);
-        }
-    }
-
-    /// A connection of `peer` finished its handshake.
-    fn bind_peer(&mut self, c: usize, peer: u32) {
-        let p = &mut self.core.peers[peer as usize];
-        if matches!(p.state, PeerState::Ready(_) | PeerState::Lost(_)) {
-            self.close_conn(c);
-            return;
-        }
-        p.state = PeerState::Ready(c);
-        p.retry_at = None;
-        p.connect_deadline = None;
-        let others: Vec<usize> = p.attempts.drain(..).filter(|&a| a != c).collect();
-        let pending = std::mem::take(&mut p.pending);
-        p.pending_bytes = 0;
-        if let Some(x) = self.conns.get(c) {
-            log::debug!(
-                "connected to rank {peer} ({:?} -> {:?})",
-                x.stream.local_addr().ok(),
-                x.stream.peer_addr().ok()
-            );
-        }
-        for a in others {
-            self.close_conn(a);
-        }
+    /// Sends what waited for `peer` to connect, on its new connection `c`.
+    pub(super) fn send_pending(&mut self, c: usize, peer: u32, pending: VecDeque<Pending>) {
         for item in pending {
             match item {
                 Pending::Copy(h, v) => self.send_copy(peer, &h, &v),
@@ -357,7 +272,7 @@ impl State {
         self.flush_conn(c);
     }
 
-    fn close_conn(&mut self, c: usize) {
+    pub(super) fn close_conn(&mut self, c: usize) {
         if let Some(mut conn) = self.conns.try_remove(c) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let _ = conn.stream.shutdown(std::net::Shutdown::Both);
@@ -374,10 +289,17 @@ impl State {
             .and_then(|x| x.stream.peer_addr().ok())
             .map_or_else(|| "?".to_string(), |a| a.to_string());
         self.close_conn(c);
+        let refused =
+            matches!(&err, ConnError::Protocol(m) if m.starts_with("authentication failed"));
         match phase {
             Some(Phase::Ready(peer)) => {
                 let p = &self.core.peers[peer as usize];
-                let e = if p.said_goodbye {
+                let e = if refused {
+                    Error::new(
+                        ErrorKind::Auth,
+                        format!("rank {peer} refused this rank: {err}"),
+                    )
+                } else if p.said_goodbye {
                     Error::peer_lost(format!(
                         "rank {peer} has left the job (freed its communicator)"
                     ))
@@ -391,36 +313,19 @@ impl State {
                 }
                 self.mark_lost(peer, e);
             }
-            Some(Phase::Connecting { peer, .. }) | Some(Phase::AwaitAck { peer, .. }) => {
-                self.attempt_failed(c, peer, &err);
-            }
-            Some(Phase::AwaitHello { .. }) | Some(Phase::AwaitProof { .. }) => match err {
-                ConnError::Closed => {
-                    log::debug!("incoming connection from {peer_addr} closed during handshake")
+            Some(ph) => match ph.peer() {
+                Some(peer) if self.core.peers[peer as usize].attempts.contains(&c) => {
+                    log::debug!("attempt to reach rank {peer} via {peer_addr} failed: {err}");
+                    self.attempt_failed(c, peer, &err);
                 }
-                e => log::warn!("dropped incoming connection from {peer_addr}: {e}"),
+                _ => match err {
+                    ConnError::Closed => {
+                        log::debug!("incoming connection from {peer_addr} closed during handshake")
+                    }
+                    e => log::warn!("dropped incoming connection from {peer_addr}: {e}"),
+                },
             },
             None => {}
-        }
-    }
-
-    fn attempt_failed(&mut self, c: usize, peer: u32, err: &ConnError) {
-        let p = &mut self.core.peers[peer as usize];
-        p.attempts.retain(|&a| a != c);
-        p.last_error = err.to_string();
-        if let ConnError::Protocol(m) = err {
-            if m.starts_with("authentication failed") {
-                let e = Error::new(
-                    ErrorKind::Auth,
-                    format!("cannot connect to rank {peer}: {m}"),
-                );
-                log::error!("{}", e.msg);
-                self.mark_lost(peer, e);
-                return;
-            }
-        }
-        if p.attempts.is_empty() && matches!(p.state, PeerState::Connecting) {
-            p.retry_at = Some(Instant::now() + RETRY_DELAY);
         }
     }
 
@@ -582,6 +487,7 @@ impl State {
                         id,
                         Phase::AwaitHello {
                             since: Instant::now(),
+                            dialed: None,
                         },
                     );
                     log::debug!("accepted connection from {addr}");
@@ -600,33 +506,12 @@ impl State {
         if !self.conns.contains(c) {
             return;
         }
-        if let Some(Phase::Connecting { peer, nonce }) = self.core.phases.get(&c) {
-            let (peer, nonce) = (*peer, *nonce);
-            let Some(conn) = self.conns.get_mut(c) else {
-                return;
-            };
-            match conn.stream.take_error() {
-                Ok(Some(e)) | Err(e) => return self.conn_failed(c, ConnError::Io(e)),
-                Ok(None) => {}
-            }
-            match conn.stream.peer_addr() {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return,
-                Err(e) => return self.conn_failed(c, ConnError::Io(e)),
-            }
-            conn.writable = true;
-            let hello = Hello {
-                job: self.core.job.clone(),
-                from: self.core.rank,
-                to: peer,
-                nonce,
-            }
-            .encode();
-            if let Err(e) = conn.send_copy(&handshake_header(Kind::Hello, hello.len()), &hello) {
-                return self.conn_failed(c, e);
-            }
-            self.core.phases.insert(c, Phase::AwaitAck { peer, nonce });
+        let relaying = matches!(self.core.phases.get(&c), Some(Phase::Relay { .. }));
+        if self.dialling_event(c) || self.relay_event(c) {
+            return;
         }
+        // A relay just spliced: the peer's first frame may be waiting already.
+        let readable = readable || relaying;
         if writable {
             if let Some(conn) = self.conns.get_mut(c) {
                 conn.writable = true;
@@ -747,16 +632,17 @@ impl State {
             .phases
             .iter()
             .filter(|(_, ph)| match ph {
-                Phase::AwaitHello { since } | Phase::AwaitProof { since, .. } => {
+                Phase::AwaitHello { since, .. } | Phase::AwaitProof { since, .. } => {
                     now.duration_since(*since) > HANDSHAKE_TIMEOUT
                 }
+                Phase::Relay { since, .. } => now.duration_since(*since) > RELAY_WAIT,
                 _ => false,
             })
             .map(|(c, _)| c)
             .collect();
         for c in stale {
-            log::warn!("dropping incoming connection that did not authenticate within {HANDSHAKE_TIMEOUT:?}");
-            self.close_conn(c);
+            let e = format!("no authenticated handshake within {HANDSHAKE_TIMEOUT:?}");
+            self.conn_failed(c, ConnError::Protocol(e));
         }
         // Safety net for edge-triggered readiness: a queue that is not moving gets
         // another write attempt now and then.
@@ -772,33 +658,19 @@ impl State {
             }
             self.flush_conn(c);
         }
+        self.connect_timers(now);
         for q in 0..self.core.size {
             let p = &self.core.peers[q as usize];
-            let overdue = p.connect_deadline.is_some_and(|d| now >= d);
-            match p.state {
-                PeerState::Connecting if p.attempts.is_empty() => {
-                    if overdue {
-                        let e = Error::connect(format!(
-                            "cannot connect to rank {q} (tried {:?}): {}",
-                            p.cands, p.last_error
-                        ));
-                        self.mark_lost(q, e);
-                    } else if p.retry_at.is_some_and(|t| now >= t) {
-                        self.start_connect(q);
-                    }
-                }
-                PeerState::Ready(_)
-                    if p.dying_since
-                        .is_some_and(|t| now.duration_since(t) > DYING_GRACE) =>
-                {
-                    self.mark_lost(
-                        q,
-                        Error::peer_lost(format!(
-                            "rank {q} is lost: the rendezvous server reports it gone (process died?)"
-                        )),
-                    );
-                }
-                _ => {}
+            if matches!(p.state, PeerState::Ready(_))
+                && p.dying_since
+                    .is_some_and(|t| now.duration_since(t) > DYING_GRACE)
+            {
+                self.mark_lost(
+                    q,
+                    Error::peer_lost(format!(
+                        "rank {q} is lost: the rendezvous server reports it gone (process died?)"
+                    )),
+                );
             }
         }
     }
@@ -940,6 +812,10 @@ impl PhaseMap {
             self.0.resize_with(c + 1, || None);
         }
         self.0[c] = Some(p);
+    }
+
+    pub fn get_mut(&mut self, c: &usize) -> Option<&mut Phase> {
+        self.0.get_mut(*c).and_then(|p| p.as_mut())
     }
 
     pub fn remove(&mut self, c: &usize) -> Option<Phase> {

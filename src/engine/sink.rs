@@ -105,18 +105,89 @@ impl Core {
                 .any(|(_, p)| matches!(p, Phase::Ready(q) if *q == peer))
     }
 
-    fn on_hello(&mut self, conn: usize, payload: &[u8]) -> Result<(), String> {
-        if !matches!(self.phases.get(&conn), Some(Phase::AwaitHello { .. })) {
-            return Err("unexpected Hello".into());
-        }
-        let h = Hello::decode(payload).ok_or("malformed Hello")?;
+    /// Checks a Hello or Knock: this job, to this rank, from a rank that may send it.
+    fn check_greeting(&self, payload: &[u8], from_lower: bool) -> Result<Hello, String> {
+        let h = Hello::decode(payload).ok_or("malformed greeting")?;
         if h.job != self.job {
             return Err(format!("stranger: connection for job {:?}", h.job));
         }
-        if h.to != self.rank || h.from >= self.size || h.from == self.rank {
+        let order_ok = if from_lower {
+            h.from < self.rank
+        } else {
+            h.from > self.rank
+        };
+        if h.to != self.rank || h.from >= self.size || !order_ok {
             return Err(format!(
-                "stranger: Hello from rank {} to rank {}",
+                "stranger: greeting from rank {} to rank {}",
                 h.from, h.to
+            ));
+        }
+        Ok(h)
+    }
+
+    /// Refuses a handshake that failed authentication: tells the other side why (so
+    /// it can report FMI_ERR_AUTH rather than a lost peer), then the error closes it.
+    fn refuse(&mut self, conn: usize, why: String) -> Result<(), String> {
+        self.outbox.push(Action::ConnFrame(
+            conn,
+            handshake_header(Kind::Refused, why.len()),
+            why.clone().into_bytes(),
+        ));
+        Err(why)
+    }
+
+    /// A higher rank dialled us and introduced itself: we lead the handshake.
+    fn on_knock(&mut self, conn: usize, payload: &[u8]) -> Result<(), String> {
+        if !matches!(
+            self.phases.get(&conn),
+            Some(Phase::AwaitHello { dialed: None, .. })
+        ) {
+            // A Knock crossing our own Hello on a simultaneous open: ours leads.
+            if let Some(Phase::AwaitAck { .. }) = self.phases.get(&conn) {
+                return Ok(());
+            }
+            return Err("unexpected Knock".into());
+        }
+        let h = self.check_greeting(payload, false)?;
+        if self.has_link(h.from) {
+            self.outbox.push(Action::Drop(conn));
+            return Ok(());
+        }
+        let nc = nonce();
+        let hello = Hello {
+            job: self.job.clone(),
+            from: self.rank,
+            to: h.from,
+            nonce: nc,
+        }
+        .encode();
+        self.outbox.push(Action::ConnFrame(
+            conn,
+            handshake_header(Kind::Hello, hello.len()),
+            hello,
+        ));
+        self.phases.insert(
+            conn,
+            Phase::AwaitAck {
+                peer: h.from,
+                nonce: nc,
+            },
+        );
+        self.peers[h.from as usize].attempts.push(conn);
+        Ok(())
+    }
+
+    fn on_hello(&mut self, conn: usize, payload: &[u8]) -> Result<(), String> {
+        let Some(Phase::AwaitHello { dialed, .. }) = self.phases.get(&conn) else {
+            return Err("unexpected Hello".into());
+        };
+        let dialed = *dialed;
+        let h = self.check_greeting(payload, true)?;
+        if dialed.is_some_and(|d| d != h.from) {
+            return Err(format!(
+                "rank {} answered a connection made to rank {}",
+                h.from,
+                dialed.unwrap_or(0)
             ));
         }
         if self.has_link(h.from) {
@@ -160,9 +231,10 @@ impl Core {
             .keys
             .peer_mac(b"acceptor", &self.job, self.rank, peer, &nc, &na);
         if !tags_equal(&want, &mac) {
-            return Err(format!(
-                "authentication failed: rank {peer} does not hold this job's token"
-            ));
+            return self.refuse(
+                conn,
+                format!("authentication failed: rank {peer} does not hold this job's token"),
+            );
         }
         if self.has_link(peer) {
             self.outbox.push(Action::Drop(conn));
@@ -197,9 +269,10 @@ impl Core {
             .keys
             .peer_mac(b"connector", &self.job, peer, self.rank, &na, &nc);
         if !tags_equal(&want, &mac) {
-            return Err(format!(
-                "authentication failed: a connection claiming to be rank {peer} does not hold this job's token"
-            ));
+            return self.refuse(
+                conn,
+                format!("authentication failed: a connection claiming to be rank {peer} does not hold this job's token"),
+            );
         }
         if self.has_link(peer) {
             return Err(format!("rank {peer} is already connected"));
@@ -213,7 +286,7 @@ impl Core {
 impl FrameSink for Core {
     fn payload_dest(&mut self, conn: usize, hdr: &Header) -> Result<(Dest, u64), String> {
         match hdr.kind {
-            Kind::Hello | Kind::HelloAck | Kind::Proof => {
+            Kind::Hello | Kind::HelloAck | Kind::Proof | Kind::Knock | Kind::Refused => {
                 Ok((Dest::Owned(Vec::with_capacity(hdr.len as usize)), hdr.len))
             }
             Kind::Eager => {
@@ -260,6 +333,18 @@ impl FrameSink for Core {
             Kind::Hello => self.on_hello(conn, &owned(dest)),
             Kind::HelloAck => self.on_ack(conn, &owned(dest)),
             Kind::Proof => self.on_proof(conn, &owned(dest)),
+            Kind::Knock => self.on_knock(conn, &owned(dest)),
+            Kind::Refused => {
+                // Text from the network: printable, and short, before it reaches a log.
+                let reason: String = String::from_utf8_lossy(&owned(dest))
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
+                Err(format!(
+                    "authentication failed: the other side refused the handshake: {reason}"
+                ))
+            }
             Kind::Eager => {
                 let peer = self.ready_peer(conn)?;
                 match dest {
