@@ -43,6 +43,7 @@ need_pkg pkg-config pkg-config
 need_pkg g++        g++
 need_pkg cc         gcc
 need_pkg make       make
+[[ "$(id -u)" -ne 0 ]] || need_pkg iptables iptables # scripts/nat-test.sh (root only)
 # --------------------------------------------------------------------------------------
 
 # cargo is not a Debian package here (rustup's toolchain): check it, do not install it

@@ -7,8 +7,11 @@
 #
 # Stages: deps, fmt, clippy, cargo-test, install (into a temporary prefix), c-tests
 # (CMake project in c-tests/ against that prefix, run by ctest), pkg-config (a tiny program
-# built with `pkg-config --cflags --libs fmi`, run under fmirun -n 2), demo.
-# A stage whose prerequisite failed is skipped. The last line is
+# built with `pkg-config --cflags --libs fmi`, run under fmirun -n 2), nat (ranks in
+# network namespaces behind NATs, scripts/nat-test.sh; skipped, saying why, without root
+# or `ip netns`), demo.
+# A stage whose prerequisite failed is skipped; so is a stage that exits 77 (it writes
+# the reason to $WORK/NAME.skip). The last line is
 # `test.sh: N passed, M failed[, K skipped]`; the exit code is non-zero if any failed.
 #
 # To add a suite: write a function stage_NAME and add `run_stage NAME [REQUIRED...]` at
@@ -102,7 +105,11 @@ run_stage() {
     (set -euo pipefail; "$fn")
     rc=$?
     set -e
-    if [[ $rc -eq 0 ]]; then
+    if [[ $rc -eq 77 ]]; then
+        echo "<== $name: SKIPPED ($(cat "$WORK/$name.skip" 2>/dev/null || echo "no reason given"))"
+        SKIPPED+=("$name")
+        RESULT[$name]=skipped
+    elif [[ $rc -eq 0 ]]; then
         echo "<== $name: passed ($((SECONDS - t0)) s)"
         PASSED+=("$name")
         RESULT[$name]=passed
@@ -189,6 +196,17 @@ C
     [[ $(grep -c 'ok$' <<<"$out") -eq 2 ]] || { echo "pkg-config: expected 2 ranks to report ok" >&2; return 1; }
 }
 
+stage_nat() {
+    local rc=0
+    "$REPO/scripts/nat-test.sh" --prefix "$PREFIX" --build "$WORK/c-tests" 2>&1 |
+        tee "$WORK/nat-test.out" || rc=$?
+    if [[ $rc -eq 0 ]] && grep -q '^nat-test.sh: skipped: ' "$WORK/nat-test.out"; then
+        sed -n 's/^nat-test.sh: skipped: //p' "$WORK/nat-test.out" | head -n 1 > "$WORK/nat.skip"
+        return 77
+    fi
+    return "$rc"
+}
+
 stage_demo() {
     local build="$WORK/demo"
     cmake -S "$REPO/examples/demo" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
@@ -203,6 +221,7 @@ run_stage clippy deps
 run_stage cargo-test deps
 run_stage install deps
 run_stage c-tests install
+run_stage nat c-tests
 run_stage pkg-config install
 run_stage demo install
 
