@@ -194,3 +194,57 @@ fn pingpong_around_eager_limit() {
         }
     });
 }
+
+/// With no time to punch, every pair relays through the rendezvous server: the same
+/// semantics (order, wildcards, large messages, collectives) hold over the relay.
+#[test]
+fn relayed_pairs_keep_semantics() {
+    common::run_with(
+        4,
+        |cfg| cfg.punch_timeout = std::time::Duration::ZERO,
+        |c| {
+            let n = c.size() as i32;
+            let me = c.rank() as i32;
+            for &len in &[0usize, 8, 65537, (4 << 20) + 1] {
+                let data = pattern(len, me as u8);
+                let mut buf = vec![0u8; len];
+                let s = c
+                    .sendrecv(&data, (me + 1) % n, 3, &mut buf, (me + n - 1) % n, 3)
+                    .unwrap();
+                assert_eq!(s.bytes, len);
+                assert_eq!(buf, pattern(len, ((me + n - 1) % n) as u8), "len {len}");
+            }
+            if me == 0 {
+                let mut seen = Vec::new();
+                for _ in 0..3 * 50 {
+                    let mut b = [0u8; 8];
+                    let s = c.recv_status(&mut b, ANY_SOURCE, ANY_TAG).unwrap();
+                    let (src, i) = (s.source, u32::from_le_bytes(b[4..].try_into().unwrap()));
+                    assert_eq!(u32::from_le_bytes(b[..4].try_into().unwrap()), src as u32);
+                    seen.push((src, i));
+                }
+                for src in 1..n {
+                    let order: Vec<u32> = seen.iter().filter(|x| x.0 == src).map(|x| x.1).collect();
+                    assert_eq!(order, (0..50).collect::<Vec<u32>>(), "order from {src}");
+                }
+            } else {
+                for i in 0..50u32 {
+                    let mut m = (me as u32).to_le_bytes().to_vec();
+                    m.extend_from_slice(&i.to_le_bytes());
+                    c.send(&m, 0, i as i32).unwrap();
+                }
+            }
+            let mut sum = [0u8; 8];
+            fmi::coll::allreduce(
+                &c,
+                Some(&(me as u64 + 1).to_ne_bytes()),
+                &mut sum,
+                fmi::datatype::Datatype::Uint64,
+                &fmi::op::Op::Builtin(fmi::op::Builtin::Sum),
+            )
+            .unwrap();
+            assert_eq!(u64::from_ne_bytes(sum), (1..=n as u64).sum::<u64>());
+            fmi::coll::barrier(&c).unwrap();
+        },
+    );
+}

@@ -116,9 +116,15 @@ fn an_impostor_with_the_verifier_but_not_the_token_is_refused_by_peers() {
     let (h, reason) = read_frame(&mut s);
     assert_eq!(h.kind, Kind::Refused, "the impostor is told it was refused");
     let reason = String::from_utf8_lossy(&reason).to_string();
-    assert!(reason.contains("does not hold this job's token"), "{reason}");
+    assert!(
+        reason.contains("does not hold this job's token"),
+        "{reason}"
+    );
 
-    let err = rank0.join().unwrap().expect_err("talking to an impostor must fail");
+    let err = rank0
+        .join()
+        .unwrap()
+        .expect_err("talking to an impostor must fail");
     assert_eq!(err.kind, ErrorKind::Auth, "{}", err.msg);
     assert!(err.msg.contains("rank 1"), "{}", err.msg);
     server.shutdown();
@@ -154,7 +160,10 @@ fn a_real_rank_dialled_by_an_impostor_refuses_its_proof() {
         register_impostor(addr, &job, 0, 2, verifier, trap.local_addr().unwrap());
     ctl.write_all(&Msg::WantPeer { rank: 1 }.encode()).unwrap();
     let cands = match read_msg(&mut ctl, &mut fr) {
-        Msg::PeerInfo { rank: 1, candidates } => candidates,
+        Msg::PeerInfo {
+            rank: 1,
+            candidates,
+        } => candidates,
         m => panic!("expected rank 1's candidates, got {m:?}"),
     };
     let target = *cands.iter().find(|a| a.ip().is_loopback()).unwrap();
