@@ -3,7 +3,7 @@
 
 use fmi::auth::{self, JobKeys};
 use fmi::punch::proto::{FrameReader, Msg, RefuseCode, MAX_FRAME, VERSION};
-use fmi::punch::server::{Server, ServerConfig, ServerHandle};
+use fmi::punch::server::{Server, ServerConfig, ServerHandle, ServerStats};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -123,7 +123,8 @@ impl Client {
         }
     }
 
-    /// A registration message as a well-behaved rank builds it.
+    /// A registration message as a well-behaved rank first sends it: without the
+    /// verifier.
     fn register_msg(
         &self,
         job: &str,
@@ -140,11 +141,12 @@ impl Client {
             size,
             candidates,
             mac: keys.server_mac(&self.nonce, job, rank),
-            verifier: keys.server_verifier(),
+            verifier: None,
         }
     }
 
-    /// Registers and returns the answer.
+    /// Registers as a well-behaved rank does (the verifier only if the server asks
+    /// for it) and returns the answer.
     fn register_with(
         &mut self,
         job: &str,
@@ -155,8 +157,22 @@ impl Client {
     ) -> Msg {
         let m = self.register_msg(job, rank, size, token, candidates);
         self.send(&m);
-        self.recv()
+        match self.recv() {
+            Msg::NeedVerifier => {
+                self.send(&with_verifier(m, token));
+                self.recv()
+            }
+            answer => answer,
+        }
     }
+}
+
+/// `m` (a `Register`) with the verifier of `token` for its job.
+fn with_verifier(mut m: Msg, token: &str) -> Msg {
+    if let Msg::Register { job, verifier, .. } = &mut m {
+        *verifier = Some(JobKeys::new(token, job).server_verifier());
+    }
+    m
 }
 
 /// A registered rank, with its host candidates.
@@ -359,7 +375,7 @@ fn wrong_credentials_are_refused_with_auth() {
 
     // A bad MAC also keeps a new job from being created.
     let mut c = Client::connect(a);
-    let mut m = c.register_msg("fresh", 0, 1, "t", vec![]);
+    let mut m = with_verifier(c.register_msg("fresh", 0, 1, "t", vec![]), "t");
     if let Msg::Register { mac, .. } = &mut m {
         mac[0] ^= 1;
     }
@@ -585,6 +601,117 @@ fn shutdown_closes_every_connection() {
     assert!(TcpStream::connect(a).is_err());
 }
 
+#[test]
+fn the_verifier_crosses_the_wire_only_for_a_new_job() {
+    let srv = start_default();
+    let a = srv.local_addr();
+    // The first rank of a job is asked for it, on the same connection and nonce.
+    let mut r0 = Client::connect(a);
+    let m = r0.register_msg("tofu", 0, 3, "tok", vec![]);
+    r0.send(&m);
+    assert_eq!(r0.recv(), Msg::NeedVerifier);
+    r0.send(&with_verifier(m, "tok"));
+    assert!(matches!(r0.recv(), Msg::Registered { .. }));
+    // Later ranks are checked by their MAC alone.
+    let mut r1 = Client::connect(a);
+    let m = r1.register_msg("tofu", 1, 3, "tok", vec![]);
+    r1.send(&m);
+    assert!(matches!(r1.recv(), Msg::Registered { .. }));
+    // A verifier sent anyway changes nothing: the stored one decides.
+    let mut r2 = Client::connect(a);
+    let m = with_verifier(r2.register_msg("tofu", 2, 3, "other", vec![]), "other");
+    r2.send(&m);
+    expect_refused(r2.recv(), RefuseCode::Auth, &["wrong token", "tofu"]);
+    // Asked for the verifier and sent none again: refused.
+    let mut c = Client::connect(a);
+    let m = c.register_msg("new", 0, 1, "tok", vec![]);
+    c.send(&m);
+    assert_eq!(c.recv(), Msg::NeedVerifier);
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Protocol, &["verifier"]);
+    c.assert_closed();
+}
+
+#[test]
+fn a_server_with_the_token_never_asks_and_admits_only_its_holders() {
+    let srv = start(ServerConfig {
+        token: Some("server-tok".into()),
+        ..ServerConfig::default()
+    });
+    let a = srv.local_addr();
+    // A new job is created without a verifier on the wire.
+    let mut r0 = Client::connect(a);
+    let m = r0.register_msg("tj", 0, 2, "server-tok", vec![]);
+    r0.send(&m);
+    assert!(matches!(r0.recv(), Msg::Registered { .. }));
+    let _r1 = rank(a, "tj", 1, 2, "server-tok");
+    // Another token cannot create a job, even with a verifier that matches its MAC.
+    let mut c = Client::connect(a);
+    let m = with_verifier(c.register_msg("mine", 0, 1, "other", vec![]), "other");
+    c.send(&m);
+    expect_refused(c.recv(), RefuseCode::Auth, &["wrong token", "mine"]);
+    c.assert_closed();
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("mine", 0, 1, "other", vec![]),
+        RefuseCode::Auth,
+        &["wrong token", "mine"],
+    );
+    assert_eq!(srv.stats().jobs, 1);
+}
+
+#[test]
+fn job_sizes_and_connections_per_job_are_bounded() {
+    // A size no job of this server may have, whatever the token.
+    let srv = start_default();
+    let mut c = Client::connect(srv.local_addr());
+    expect_refused(
+        c.register_with("huge", 0, u32::MAX, "tok", vec![]),
+        RefuseCode::Busy,
+        &["huge", "65536"],
+    );
+    c.assert_closed();
+    assert_eq!(srv.stats().jobs, 0);
+
+    let srv = start(ServerConfig {
+        max_job_connections: 2,
+        ..ServerConfig::default()
+    });
+    let a = srv.local_addr();
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("big", 0, 3, "tok", vec![]),
+        RefuseCode::Busy,
+        &["big", "at most 2"],
+    );
+    // Registered and relay connections count together.
+    let _r0 = rank(a, "two", 0, 2, "tok");
+    let mut relay = Client::connect(a);
+    relay.send(&relay_msg(&relay, "two", 0, 1, "tok"));
+    relay.assert_quiet();
+    let mut c = Client::connect(a);
+    expect_refused(
+        c.register_with("two", 1, 2, "tok", vec![]),
+        RefuseCode::Busy,
+        &["two", "limit of 2"],
+    );
+    let mut c = Client::connect(a);
+    c.send(&relay_msg(&c, "two", 0, 1, "tok"));
+    expect_refused(c.recv(), RefuseCode::Busy, &["two", "limit of 2"]);
+    // Other jobs are not affected.
+    let _other = rank(a, "three", 0, 1, "tok");
+}
+
+/// A relay request as a rank builds it.
+fn relay_msg(c: &Client, job: &str, rank: u32, peer: u32, token: &str) -> Msg {
+    Msg::Relay {
+        job: job.into(),
+        rank,
+        peer,
+        mac: JobKeys::new(token, job).server_mac(&c.nonce, job, rank),
+    }
+}
+
 /// Raises the soft limit of open files to what the load test needs.
 fn raise_nofile(want: u64) {
     let mut lim = libc::rlimit {
@@ -600,10 +727,26 @@ fn raise_nofile(want: u64) {
     }
 }
 
+/// Waits until the server's counts are `want`.
+fn wait_for_stats(srv: &ServerHandle, want: ServerStats) {
+    let deadline = Instant::now() + WAIT;
+    while srv.stats() != want {
+        assert!(
+            Instant::now() < deadline,
+            "server holds {:?}, expected {want:?}",
+            srv.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
-fn a_thousand_ranks_register_and_pair_at_once() {
+fn a_thousand_ranks_of_one_job_register_and_pair_at_once() {
     const N: u32 = 1024;
     const THREADS: u32 = 32;
+    /// Rank r asks for r+d for each d. No d is N-d of another, so no pair is asked
+    /// for from both ends and every request is one introduction of two new peers.
+    const OFFSETS: [u32; 3] = [1, 2, 17];
     // Client and server sockets live in this one process.
     raise_nofile(3 * N as u64 + 256);
     let srv = start_default();
@@ -617,22 +760,36 @@ fn a_thousand_ranks_register_and_pair_at_once() {
                 let mine: Vec<u32> = (t..N).step_by(THREADS as usize).collect();
                 barrier.wait();
                 let mut clients: Vec<Client> = mine.iter().map(|_| Client::connect(a)).collect();
+                let regs: Vec<Msg> = clients
+                    .iter()
+                    .zip(&mine)
+                    .map(|(c, &r)| c.register_msg("load", r, N, "tok", vec![host_cand(r)]))
+                    .collect();
+                for (c, m) in clients.iter_mut().zip(&regs) {
+                    c.send(m);
+                }
+                // Ranks that came before the job existed are asked for the verifier.
+                let mut asked = 0;
+                for (c, m) in clients.iter_mut().zip(regs) {
+                    let mut answer = c.recv();
+                    if answer == Msg::NeedVerifier {
+                        asked += 1;
+                        c.send(&with_verifier(m, "tok"));
+                        answer = c.recv();
+                    }
+                    assert!(matches!(answer, Msg::Registered { .. }), "{answer:?}");
+                }
                 for (c, &r) in clients.iter_mut().zip(&mine) {
-                    let m = c.register_msg("load", r, N, "tok", vec![host_cand(r)]);
-                    c.send(&m);
+                    for d in OFFSETS {
+                        c.send(&Msg::WantPeer { rank: (r + d) % N });
+                    }
                 }
-                for c in &mut clients {
-                    assert!(matches!(c.recv(), Msg::Registered { .. }));
-                }
-                // Rank r asks for r+1; it then hears of r+1 (its own request) and
-                // of r-1 (the request of r-1), whichever registered first.
-                for (c, &r) in clients.iter_mut().zip(&mine) {
-                    c.send(&Msg::WantPeer { rank: (r + 1) % N });
-                }
+                // Each rank hears of the ranks it asked for and of those that asked
+                // for it, whichever registered first: exactly once each.
                 let mut delivered = 0;
                 for (c, &r) in clients.iter_mut().zip(&mine) {
                     let mut got = vec![];
-                    for _ in 0..2 {
+                    for _ in 0..2 * OFFSETS.len() {
                         match c.recv() {
                             Msg::PeerInfo { rank, candidates } => {
                                 assert_eq!(candidates.first(), Some(&host_cand(rank)));
@@ -643,25 +800,38 @@ fn a_thousand_ranks_register_and_pair_at_once() {
                         }
                     }
                     got.sort_unstable();
-                    let mut want = vec![(r + 1) % N, (r + N - 1) % N];
+                    let mut want: Vec<u32> = OFFSETS
+                        .iter()
+                        .flat_map(|d| [(r + d) % N, (r + N - d) % N])
+                        .collect();
                     want.sort_unstable();
                     assert_eq!(got, want, "rank {r}");
-                    delivered += 2;
+                    delivered += got.len();
+                }
+                barrier.wait();
+                // Nothing more than that.
+                for c in &mut clients {
+                    assert!(matches!(c.try_recv(Duration::ZERO), Got::Timeout));
                 }
                 // Orderly end: nobody is reported lost.
                 for c in &mut clients {
                     c.send(&Msg::Bye);
                 }
-                barrier.wait();
-                delivered
+                (delivered, asked)
             })
         })
         .collect();
-    let total: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(total, 2 * N);
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    let (mut total, mut asked) = (0, 0);
+    for t in threads {
+        let (d, a) = t.join().unwrap();
+        total += d;
+        asked += a;
+    }
+    let took = started.elapsed();
+    eprintln!("{N} ranks registered and paired in {took:?} ({asked} asked for the verifier)");
+    assert_eq!(total, 2 * OFFSETS.len() * N as usize);
+    assert!(asked >= 1);
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // Every client is gone: the server forgets the job.
+    wait_for_stats(&srv, ServerStats::default());
 }

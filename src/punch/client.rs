@@ -130,19 +130,36 @@ pub fn register(
             )))
         }
     };
-    let reg = Msg::Register {
+    fn send_and_read(
+        s: &mut TcpStream,
+        fr: &mut FrameReader,
+        m: &Msg,
+        deadline: Instant,
+    ) -> Result<Msg> {
+        s.write_all(&m.encode())
+            .map_err(|e| Error::connect(format!("rendezvous server: {e}")))?;
+        read_msg(s, fr, deadline)
+    }
+    // The verifier is sent only if the server asks: a server that knows the job
+    // (or has the token) checks the MAC alone, so eavesdroppers never see it.
+    let mut reg = Msg::Register {
         version: VERSION,
         job: job.to_string(),
         rank,
         size,
         candidates: host_candidates(listen_port),
         mac: keys.server_mac(&nonce, job, rank),
-        verifier: keys.server_verifier(),
+        verifier: None,
     };
-    stream
-        .write_all(&reg.encode())
-        .map_err(|e| Error::connect(format!("rendezvous server: {e}")))?;
-    match read_msg(&mut stream, &mut fr, deadline)? {
+    let mut answer = send_and_read(&mut stream, &mut fr, &reg, deadline)?;
+    if answer == Msg::NeedVerifier {
+        log::debug!("rendezvous server {addr} does not know job {job:?} yet; sending its verifier");
+        if let Msg::Register { verifier, .. } = &mut reg {
+            *verifier = Some(keys.server_verifier());
+        }
+        answer = send_and_read(&mut stream, &mut fr, &reg, deadline)?;
+    }
+    match answer {
         Msg::Registered { reflexive } => Ok(Registration {
             stream,
             reflexive,

@@ -4,7 +4,10 @@
 //!
 //! ```text
 //! server -> rank   Challenge { version, nonce }            first thing on a connection
-//! rank -> server   Register { job, rank, size, candidates, auth }
+//! rank -> server   Register { job, rank, size, candidates, mac, verifier: None }
+//! server -> rank   NeedVerifier                              only if the server neither knows
+//!                                                            the job nor holds a token: then
+//! rank -> server   Register { .., verifier: Some(v) }        same nonce, same connection
 //! server -> rank   Registered { reflexive } | Refused { code, reason }
 //! rank -> server   WantPeer { rank }                        "I need a connection to rank"
 //! server -> rank   PeerInfo { rank, candidates }            sent to both sides of a pair
@@ -16,17 +19,19 @@
 //! A relay connection (a second connection, used when punching a pair failed):
 //! server -> rank   Challenge { version, nonce }
 //! rank -> server   Relay { job, rank, peer, mac }            mac as in Register
-//! server -> rank   RelayReady                                 when `peer` asked too;
+//! server -> rank   RelayReady | Refused { code, reason }    RelayReady when `peer` asked too;
 //!                  from then on the server forwards bytes both ways, unread.
 //! ```
-//! `auth` is HMAC-SHA256(server key, nonce | job | rank) followed by the server key
-//! verifier (see `auth`), so the token itself never crosses the wire.
-
+//! `mac` is HMAC(verifier, nonce | job | rank), where the verifier is derived from the
+//! job token (see `auth`), so the token itself never crosses the wire. The verifier
+//! crosses it only when the server asks for it with `NeedVerifier`: the first rank of
+//! a job on a server without a token of its own sets the job's verifier (trust on
+//! first use); a server with the token derives the verifier itself and never asks.
 use crate::wire::{Reader, Writer};
 use std::net::SocketAddr;
 
 /// Protocol version; a server refuses others.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Longest job name.
@@ -62,7 +67,8 @@ pub enum Msg {
         size: u32,
         candidates: Vec<SocketAddr>,
         mac: [u8; 32],
-        verifier: [u8; 32],
+        /// The job's server verifier; sent only when the server asks for it.
+        verifier: Option<[u8; 32]>,
     },
     Registered {
         reflexive: SocketAddr,
@@ -102,6 +108,8 @@ pub enum Msg {
     },
     /// Both sides of a relay are there; everything after this is the peers' bytes.
     RelayReady,
+    /// The server does not know the job: resend `Register` with the verifier.
+    NeedVerifier,
 }
 
 /// A frame that could not be decoded; the connection that sent it is dropped.
@@ -154,7 +162,11 @@ impl Msg {
             } => {
                 w.u8(2).u16(*version).str(job).u32(*rank).u32(*size);
                 write_candidates(&mut w, candidates);
-                w.bytes(mac).bytes(verifier);
+                w.bytes(mac);
+                match verifier {
+                    Some(v) => w.u8(1).bytes(v),
+                    None => w.u8(0),
+                };
             }
             Msg::Registered { reflexive } => {
                 w.u8(3).addr(reflexive);
@@ -195,6 +207,9 @@ impl Msg {
             Msg::RelayReady => {
                 w.u8(13);
             }
+            Msg::NeedVerifier => {
+                w.u8(14);
+            }
         }
         let len = (w.buf.len() - 4) as u32;
         w.buf[..4].copy_from_slice(&len.to_le_bytes());
@@ -218,7 +233,11 @@ impl Msg {
                     size: r.u32()?,
                     candidates: read_candidates(&mut r)?,
                     mac: r.array32()?,
-                    verifier: r.array32()?,
+                    verifier: match r.u8()? {
+                        0 => None,
+                        1 => Some(r.array32()?),
+                        _ => return None,
+                    },
                 })
             })()
             .ok_or_else(|| bad("register"))?,
@@ -269,6 +288,7 @@ impl Msg {
             })()
             .ok_or_else(|| bad("relay"))?,
             13 => Msg::RelayReady,
+            14 => Msg::NeedVerifier,
             k => return Err(ProtoError(format!("unknown control message kind {k}"))),
         };
         if !r.is_empty() {
@@ -312,6 +332,12 @@ impl FrameReader {
         self.buf.drain(..4 + len);
         msg.map(Some)
     }
+
+    /// Takes every byte buffered but not yet decoded. A relay connection stops being
+    /// framed after its `Relay` message; what came with it belongs to the peer.
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +359,7 @@ mod tests {
                 any::<u32>(),
                 proptest::collection::vec(addr(), 0..MAX_CANDIDATES),
                 any::<[u8; 32]>(),
-                any::<[u8; 32]>()
+                proptest::option::of(any::<[u8; 32]>())
             )
                 .prop_map(|(job, rank, size, candidates, mac, verifier)| {
                     Msg::Register {
@@ -359,10 +385,41 @@ mod tests {
             any::<i32>().prop_map(|code| Msg::Abort { code }),
             (any::<u32>(), any::<i32>()).prop_map(|(rank, code)| Msg::Aborted { rank, code }),
             Just(Msg::Bye),
-            ("[a-z0-9-]{0,40}", any::<u32>(), any::<u32>(), any::<[u8; 32]>())
-                .prop_map(|(job, rank, peer, mac)| Msg::Relay { job, rank, peer, mac }),
+            (
+                "[a-z0-9-]{0,40}",
+                any::<u32>(),
+                any::<u32>(),
+                any::<[u8; 32]>()
+            )
+                .prop_map(|(job, rank, peer, mac)| Msg::Relay {
+                    job,
+                    rank,
+                    peer,
+                    mac
+                }),
             Just(Msg::RelayReady),
+            Just(Msg::NeedVerifier),
         ]
+    }
+
+    /// A stream that is partly valid frames and partly anything: garbage, lengths
+    /// past `MAX_FRAME`, truncated frames.
+    fn stream() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            msg().prop_map(|m| m.encode()),
+            proptest::collection::vec(any::<u8>(), 0..64),
+            (MAX_FRAME as u32 + 1..=u32::MAX).prop_map(|l| l.to_le_bytes().to_vec()),
+            (
+                0..=MAX_FRAME as u32,
+                proptest::collection::vec(any::<u8>(), 0..64)
+            )
+                .prop_map(|(l, body)| {
+                    let mut v = l.to_le_bytes().to_vec();
+                    v.extend(body);
+                    v
+                }),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat())
     }
 
     proptest! {
@@ -387,6 +444,76 @@ mod tests {
                 match fr.next_msg() { Ok(Some(_)) => continue, _ => break }
             }
         }
+    }
+
+    proptest! {
+        /// Whatever the stream and however it is cut, the reader yields messages,
+        /// asks for more or errors; it never panics, and when it asks for more it
+        /// holds less than one largest frame.
+        #[test]
+        fn any_stream_cut_anywhere(bytes in stream(), cuts in proptest::collection::vec(any::<usize>(), 0..16)) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.push(bytes.len());
+            cuts.sort_unstable();
+            let mut fr = FrameReader::default();
+            let mut from = 0;
+            'feed: for cut in cuts {
+                fr.push(&bytes[from..cut]);
+                from = cut;
+                loop {
+                    match fr.next_msg() {
+                        Ok(Some(m)) => {
+                            // Whatever decodes re-encodes to a frame that decodes the same.
+                            let again = m.encode();
+                            prop_assert_eq!(Msg::decode(&again[4..]), Ok(m));
+                        }
+                        Ok(None) => {
+                            prop_assert!(fr.buf.len() < 4 + MAX_FRAME);
+                            break;
+                        }
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn register_verifier_flag_is_strict() {
+        let m = Msg::Register {
+            version: VERSION,
+            job: "j".into(),
+            rank: 1,
+            size: 2,
+            candidates: vec![],
+            mac: [7; 32],
+            verifier: None,
+        };
+        let mut b = m.encode();
+        assert_eq!(Msg::decode(&b[4..]), Ok(m));
+        // A flag other than 0 or 1 is malformed, not a verifier.
+        *b.last_mut().unwrap() = 2;
+        assert!(Msg::decode(&b[4..]).is_err());
+        // With the flag set, the verifier must follow whole.
+        *b.last_mut().unwrap() = 1;
+        b.extend_from_slice(&[9; 31]);
+        assert!(Msg::decode(&b[4..]).is_err());
+        b.push(9);
+        assert!(matches!(
+            Msg::decode(&b[4..]),
+            Ok(Msg::Register { verifier: Some(v), .. }) if v == [9; 32]
+        ));
+    }
+
+    #[test]
+    fn take_rest_hands_over_what_follows_a_frame() {
+        let mut fr = FrameReader::default();
+        let mut b = Msg::RelayReady.encode();
+        b.extend_from_slice(b"peer bytes");
+        fr.push(&b);
+        assert_eq!(fr.next_msg(), Ok(Some(Msg::RelayReady)));
+        assert_eq!(fr.take_rest(), b"peer bytes");
+        assert_eq!(fr.next_msg(), Ok(None));
     }
 
     #[test]
