@@ -378,12 +378,18 @@ fn run(args: Args) -> i32 {
         }
     }
 
+    let token = fmi::auth::new_token();
     let mut server: Option<ServerHandle> = None;
     let rendezvous = match &args.rendezvous {
         Some(r) => r.clone(),
         None => {
-            let started = Server::bind(([127, 0, 0, 1], 0).into(), ServerConfig::default())
-                .and_then(Server::spawn);
+            // The embedded server serves this job only: given the token, it admits
+            // no one else and never needs a verifier on the wire.
+            let cfg = ServerConfig {
+                token: Some(token.clone()),
+                ..ServerConfig::default()
+            };
+            let started = Server::bind(([127, 0, 0, 1], 0).into(), cfg).and_then(Server::spawn);
             match started {
                 Ok(h) => {
                     let a = h.local_addr().to_string();
@@ -401,7 +407,6 @@ fn run(args: Args) -> i32 {
         .job
         .clone()
         .unwrap_or_else(|| format!("fmirun-{}-{}", std::process::id(), random_hex8()));
-    let token = fmi::auth::new_token();
     let live_output = Arc::new(AtomicUsize::new(0));
 
     let started = Instant::now();
