@@ -14,7 +14,8 @@
 # missing). Where that is not available it prints "nat-test.sh: skipped: REASON" and
 # exits 0. Environment: NAT_TEST_HOLD_MS (how long nat_job keeps its connections open
 # for inspection, default 3000), NAT_TEST_JOB_TIMEOUT (hard limit per process in
-# seconds, default 120), FMI_PUNCH_TIMEOUT_MS (passed on to the ranks when set).
+# seconds, default 120), NAT_TEST_RELAY_LIMIT_S (most seconds scenario 2 may take, not
+# counting the hold, default 20), FMI_PUNCH_TIMEOUT_MS (passed on to the ranks when set).
 #
 # Topology (every name prefixed fmint-PID-, made and removed by this script only):
 #
@@ -43,7 +44,7 @@
 # One PASS/FAIL line per scenario; the exit code is non-zero if any failed.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PREFIX=""
@@ -72,6 +73,7 @@ done
 
 HOLD_MS=${NAT_TEST_HOLD_MS:-3000}
 JOB_TIMEOUT=${NAT_TEST_JOB_TIMEOUT:-120}
+RELAY_LIMIT=${NAT_TEST_RELAY_LIMIT_S:-20}
 FMI_TIMEOUT=30000
 P="fmint-$$"
 SERVER_IP=198.18.0.1
@@ -418,9 +420,9 @@ job_ok() {
 result() {
     local n=$1 title=$2 tag=$3 why=$4
     if [[ -z "$why" ]]; then
-        echo "nat-test: scenario $n ($title): PASS (${ELAPSED} s)"
+        echo "nat-test: scenario $n ($title): PASS (${ELAPSED} s, of which ${HOLD_MS} ms holding)"
     else
-        echo "nat-test: scenario $n ($title): FAIL (${ELAPSED} s)"
+        echo "nat-test: scenario $n ($title): FAIL (${ELAPSED} s, holding ${HOLD_MS} ms)"
         sed 's/^/    /' <<<"$why"
         FAILED+=("$n")
         local f
@@ -463,6 +465,9 @@ scenario2() {
     why+=$(job_ok $tag)$'\n' || true
     rl=$(relay_lines "$LOGS/$tag-rank0.log" "$LOGS/$tag-rank1.log")
     [[ -n "$rl" ]] || why+="no rank log mentions a relay"$'\n'
+    if awk -v e="$ELAPSED" -v h="$HOLD_MS" -v l="$RELAY_LIMIT" 'BEGIN { exit !(e - h / 1000 > l) }'; then
+        why+="the job took ${ELAPSED} s (${HOLD_MS} ms of it holding): more than ${RELAY_LIMIT} s to fall back"$'\n'
+    fi
     if has_peer_ip "$LOGS/$tag-ss-a1.txt" "${PUB_IP[natc]}"; then
         why+="a1 has a direct socket to natc ${PUB_IP[natc]} although natc randomizes ports"$'\n'
     fi
