@@ -243,7 +243,15 @@ fn bytes_go_both_ways_and_ends_pass_as_half_closes() {
     let (mut b, rest_b) = b.ready();
     assert!(rest_b.is_empty());
     assert_eq!(read_n(&mut a, rest, 10), b"early bird");
-    assert_eq!(srv.stats().relays, 2);
+    // Counts are published at the end of the server's loop turn.
+    wait_for_stats(
+        &srv,
+        ServerStats {
+            connections: 4,
+            jobs: 1,
+            relays: 2,
+        },
+    );
 
     a.write_all(b"hello from 0").unwrap();
     assert_eq!(read_n(&mut b, vec![], 12), b"hello from 0");
