@@ -138,6 +138,18 @@ if ! command -v iptables >/dev/null 2>&1; then
     command -v iptables >/dev/null 2>&1 || skip "iptables is missing (install the iptables package)"
 fi
 
+# Namespaces of an earlier run that was killed before its cleanup (its PID is gone):
+# ours by name, so removing them touches nothing else.
+for stale in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^fmint-[0-9]+-' || true); do
+    spid=${stale#fmint-}; spid=${spid%%-*}
+    if ! kill -0 "$spid" 2>/dev/null; then
+        pids=$(ip netns pids "$stale" 2>/dev/null || true)
+        # shellcheck disable=SC2086
+        [[ -n "$pids" ]] && kill -KILL $pids 2>/dev/null || true
+        ip netns del "$stale" 2>/dev/null && say "removed $stale, left behind by an interrupted run" || true
+    fi
+done
+
 # ns NAME: creates namespace $P-NAME (recorded for cleanup) with lo up
 ns() {
     local n="$P-$1"

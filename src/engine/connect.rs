@@ -520,14 +520,21 @@ impl State {
             p.relay_retry_at = Some(now + RELAY_RETRY);
         }
         if let ConnError::Protocol(m) = err {
-            if m.starts_with("authentication failed") {
-                let e = Error::new(
+            let e = if m.starts_with("authentication failed") {
+                Error::new(
                     ErrorKind::Auth,
                     format!("cannot connect to rank {peer}: {m}"),
-                );
-                log::error!("{}", e.msg);
-                self.mark_lost(peer, e);
-            }
+                )
+            } else if m.starts_with("relay refused") {
+                // The server said why (peer gone, limits): asking again changes nothing.
+                Error::connect(format!(
+                    "cannot connect to rank {peer}: no direct connection within the punch budget, and {m}"
+                ))
+            } else {
+                return;
+            };
+            log::error!("{}", e.msg);
+            self.mark_lost(peer, e);
         }
     }
 
