@@ -2,7 +2,11 @@
 //! loopback written the same way (non-blocking sockets, spinning reads), in one run,
 //! with their ratio. Ranks (and the plain sockets' ends) are threads of this process.
 //!
-//! Usage: fmi-bench [--iters-scale F] [--sizes 8,1024,...]
+//! With `--relay`, the same FMI ping-pong is measured once more with every pair
+//! relayed through the rendezvous server (the fallback when punching fails), and the
+//! table compares the two FMI paths instead.
+//!
+//! Usage: fmi-bench [--iters-scale F] [--sizes 8,1024,...] [--relay]
 
 use fmi::comm::Comm;
 use fmi::config::Config;
@@ -78,12 +82,18 @@ fn tcp_pingpong(size: usize, iters: usize) -> Duration {
 }
 
 /// Half round-trip time of an FMI ping-pong between two ranks.
-fn fmi_pingpong(server: &str, size: usize, iters: usize) -> Duration {
+/// `relayed`: no time for direct connections, so the pair goes through the server.
+fn fmi_pingpong(server: &str, size: usize, iters: usize, relayed: bool) -> Duration {
     let job = format!("bench-{}", fmi::auth::new_token());
     let cfg = Config {
         rendezvous: Some(server.to_string()),
         token: "bench".into(),
         spin: Duration::from_millis(50),
+        punch_timeout: if relayed {
+            Duration::ZERO
+        } else {
+            fmi::config::Config::default().punch_timeout
+        },
         ..Config::default()
     };
     let (j2, c2) = (job.clone(), cfg.clone());
@@ -120,6 +130,7 @@ fn human(size: usize) -> String {
 fn main() {
     let mut scale = 1.0;
     let mut sizes: Vec<usize> = DEFAULT_SIZES.to_vec();
+    let mut relay = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -142,8 +153,12 @@ fn main() {
                     });
                 i += 2;
             }
+            ("--relay", _) => {
+                relay = true;
+                i += 1;
+            }
             _ => {
-                eprintln!("usage: fmi-bench [--iters-scale F] [--sizes 8,1024,...]");
+                eprintln!("usage: fmi-bench [--iters-scale F] [--sizes 8,1024,...] [--relay]");
                 std::process::exit(2);
             }
         }
@@ -158,10 +173,23 @@ fn main() {
         std::process::exit(1)
     });
     let addr = server.local_addr().to_string();
-    println!("Ping-pong over loopback, half round-trip time (two threads, spinning waits)");
+    let (title, base) = if relay {
+        ("FMI relayed through the rendezvous server vs FMI direct", "direct")
+    } else {
+        ("FMI vs a plain TCP socket", "TCP")
+    };
+    let head = if relay { "relay" } else { "FMI" };
+    println!("Ping-pong over loopback, half round-trip time (two threads, spinning waits): {title}");
     println!(
         "{:>8} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>9}",
-        "size", "iters", "FMI us", "TCP us", "time x", "FMI MB/s", "TCP MB/s", "bw ratio"
+        "size",
+        "iters",
+        format!("{head} us"),
+        format!("{base} us"),
+        "time x",
+        format!("{head} MB/s"),
+        format!("{base} MB/s"),
+        "bw ratio"
     );
     for &size in &sizes {
         let iters = iters_for(size, scale);
@@ -169,8 +197,13 @@ fn main() {
         let mut f = Duration::MAX;
         let mut t = Duration::MAX;
         for _ in 0..3 {
-            t = t.min(tcp_pingpong(size, iters));
-            f = f.min(fmi_pingpong(&addr, size, iters));
+            if relay {
+                t = t.min(fmi_pingpong(&addr, size, iters, false));
+                f = f.min(fmi_pingpong(&addr, size, iters, true));
+            } else {
+                t = t.min(tcp_pingpong(size, iters));
+                f = f.min(fmi_pingpong(&addr, size, iters, false));
+            }
         }
         let mbs = |d: Duration| size as f64 / d.as_secs_f64() / 1e6;
         println!(
@@ -185,6 +218,10 @@ fn main() {
             mbs(f) / mbs(t),
         );
     }
-    println!("time x = FMI time / TCP time (target <= 1.25 at 8 B and 1 KiB); bw ratio = FMI / TCP bandwidth (target >= 0.9 at 1 and 4 MiB)");
+    if relay {
+        println!("time x = relayed time / direct time; bw ratio = relayed / direct bandwidth (the relay adds a hop through the server and its copy)");
+    } else {
+        println!("time x = FMI time / TCP time (target <= 1.25 at 8 B and 1 KiB); bw ratio = FMI / TCP bandwidth (target >= 0.9 at 1 and 4 MiB)");
+    }
     server.shutdown();
 }
