@@ -174,12 +174,17 @@ fn main() {
     });
     let addr = server.local_addr().to_string();
     let (title, base) = if relay {
-        ("FMI relayed through the rendezvous server vs FMI direct", "direct")
+        (
+            "FMI relayed through the rendezvous server vs FMI direct",
+            "direct",
+        )
     } else {
         ("FMI vs a plain TCP socket", "TCP")
     };
     let head = if relay { "relay" } else { "FMI" };
-    println!("Ping-pong over loopback, half round-trip time (two threads, spinning waits): {title}");
+    println!(
+        "Ping-pong over loopback, half round-trip time (two threads, spinning waits): {title}"
+    );
     println!(
         "{:>8} {:>7} {:>12} {:>12} {:>10} {:>12} {:>12} {:>9}",
         "size",
