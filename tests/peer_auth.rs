@@ -194,3 +194,82 @@ fn a_real_rank_dialled_by_an_impostor_refuses_its_proof() {
     drop(ctl);
     server.shutdown();
 }
+
+#[test]
+fn a_stranger_knocking_in_a_peers_name_does_not_cost_the_real_peer() {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    let job = format!("auth-{}", auth::new_token());
+    let token = "the-real-token";
+    let verifier = JobKeys::new(token, &job).server_verifier();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (up_tx, up_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = std::sync::Arc::new(std::sync::Mutex::new(go_rx));
+    let ranks: Vec<_> = (0..2u32)
+        .map(|r| {
+            let (job, up_tx, go_rx) = (job.clone(), up_tx.clone(), go_rx.clone());
+            std::thread::spawn(move || {
+                let mut cfg = common::config(&addr.to_string());
+                cfg.token = token.into();
+                cfg.timeout = Some(Duration::from_secs(4));
+                let c = Comm::join(r, 3, &job, cfg).expect("join");
+                up_tx.send(()).unwrap();
+                if r == 0 {
+                    // Blocked in a call, so rank 0 makes progress (there is no
+                    // progress thread) while the stranger knocks. Nothing comes.
+                    let mut b = [0u8; 1];
+                    assert!(c.recv(&mut b, 2, 0).is_err());
+                } else {
+                    go_rx.lock().unwrap().recv().unwrap();
+                }
+                let mut buf = [0u8; 5];
+                let s = c.sendrecv(b"hello", 1 - r as i32, 0, &mut buf, 1 - r as i32, 0);
+                (s.map(|s| s.bytes), buf)
+            })
+        })
+        .collect();
+    up_rx.recv().unwrap();
+    up_rx.recv().unwrap();
+    // The stranger holds the verifier (rank 2), learns rank 0's address, and knocks
+    // there claiming to be rank 1, then fails the handshake.
+    let trap = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (mut ctl, mut fr) =
+        register_impostor(addr, &job, 2, 3, verifier, trap.local_addr().unwrap());
+    ctl.write_all(&Msg::WantPeer { rank: 0 }.encode()).unwrap();
+    let cands = match read_msg(&mut ctl, &mut fr) {
+        Msg::PeerInfo {
+            rank: 0,
+            candidates,
+        } => candidates,
+        m => panic!("expected rank 0's candidates, got {m:?}"),
+    };
+    let target = *cands.iter().find(|a| a.ip().is_loopback()).unwrap();
+    let mut s = TcpStream::connect(target).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let knock = Hello {
+        job: job.clone(),
+        from: 1,
+        to: 0,
+        nonce: [0; 32],
+    }
+    .encode();
+    write_frame(&mut s, Kind::Knock, &knock);
+    let (h, payload) = read_frame(&mut s);
+    assert_eq!(h.kind, Kind::Hello, "rank 0 leads the handshake");
+    assert_eq!(Hello::decode(&payload).unwrap().to, 1);
+    write_frame(&mut s, Kind::HelloAck, &[3u8; 64]);
+    let (h, _) = read_frame(&mut s);
+    assert_eq!(h.kind, Kind::Refused);
+    // The real ranks 0 and 1 still talk.
+    go_tx.send(()).unwrap();
+    for r in ranks {
+        let (res, buf) = r.join().unwrap();
+        assert_eq!(res.expect("real peers must still connect"), 5);
+        assert_eq!(&buf, b"hello");
+    }
+    drop(ctl);
+    server.shutdown();
+}

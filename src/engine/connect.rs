@@ -505,10 +505,14 @@ impl State {
     }
 
     /// An attempt to reach `peer` failed: try that way again later, unless it failed
-    /// authentication, which no retry mends.
+    /// authentication on a connection we dialled, which no retry mends.
     pub(super) fn attempt_failed(&mut self, c: usize, peer: u32, err: &ConnError) {
         let now = Instant::now();
         let p = &mut self.core.peers[peer as usize];
+        // Only a connection we made to an address the server gave us (or through the
+        // server's relay) speaks for the peer. Anyone who reaches our port can knock
+        // in the peer's name; failing its handshake must not cost us the real peer.
+        let dialled = p.dials.iter().any(|d| d.conn == Some(c)) || p.relay == Some(c);
         p.attempts.retain(|&a| a != c);
         p.last_error = err.to_string();
         for d in p.dials.iter_mut().filter(|d| d.conn == Some(c)) {
@@ -520,7 +524,12 @@ impl State {
             p.relay_retry_at = Some(now + RELAY_RETRY);
         }
         if let ConnError::Protocol(m) = err {
-            let e = if m.starts_with("authentication failed") {
+            let e = if m.starts_with("authentication failed") && !dialled {
+                log::warn!(
+                    "dropped a connection that claimed to be rank {peer} and failed its handshake: {m}"
+                );
+                return;
+            } else if m.starts_with("authentication failed") {
                 Error::new(
                     ErrorKind::Auth,
                     format!("cannot connect to rank {peer}: {m}"),
@@ -533,7 +542,6 @@ impl State {
             } else {
                 return;
             };
-            log::error!("{}", e.msg);
             self.mark_lost(peer, e);
         }
     }
