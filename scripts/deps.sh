@@ -43,7 +43,11 @@ need_pkg pkg-config pkg-config
 need_pkg g++        g++
 need_pkg cc         gcc
 need_pkg make       make
-[[ "$(id -u)" -ne 0 ]] || need_pkg iptables iptables # scripts/nat-test.sh (root only)
+if [[ "$(id -u)" -eq 0 ]]; then # scripts/nat-test.sh (root only)
+    need_pkg iptables iptables
+    need_pkg ip       iproute2
+    need_pkg ss       iproute2
+fi
 # --------------------------------------------------------------------------------------
 
 # cargo is not a Debian package here (rustup's toolchain): check it, do not install it
