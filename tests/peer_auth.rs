@@ -5,28 +5,17 @@
 
 mod common;
 
+use common::proto_client::Client;
 use fmi::auth::{self, JobKeys};
 use fmi::channel::direct::Hello;
 use fmi::comm::Comm;
-use fmi::punch::proto::{FrameReader, Msg, VERSION};
-use fmi::punch::server::{Server, ServerConfig};
+use fmi::punch::proto::{Msg, VERSION};
+use fmi::punch::server::{Server, ServerConfig, ServerHandle};
 use fmi::wire::{Header, Kind, HEADER_LEN};
 use fmi::ErrorKind;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-
-fn read_msg(s: &mut TcpStream, fr: &mut FrameReader) -> Msg {
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(m) = fr.next_msg().expect("server sent garbage") {
-            return m;
-        }
-        let n = s.read(&mut buf).expect("read from server");
-        assert!(n > 0, "server closed the connection");
-        fr.push(&buf[..n]);
-    }
-}
 
 /// Registers as `rank` with only the verifier, announcing `listen` as candidate.
 fn register_impostor(
@@ -36,28 +25,37 @@ fn register_impostor(
     size: u32,
     verifier: [u8; 32],
     listen: SocketAddr,
-) -> (TcpStream, FrameReader) {
-    let mut s = TcpStream::connect(server).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut fr = FrameReader::default();
-    let Msg::Challenge { nonce, .. } = read_msg(&mut s, &mut fr) else {
-        panic!("no challenge");
-    };
-    let reg = Msg::Register {
+) -> Client {
+    let mut c = Client::connect(server);
+    c.send(&Msg::Register {
         version: VERSION,
         job: job.into(),
         rank,
         size,
         candidates: vec![listen],
-        mac: auth::server_mac_with(&verifier, &nonce, job, rank),
+        mac: auth::server_mac_with(&verifier, &c.nonce, job, rank),
         verifier: Some(verifier),
-    };
-    s.write_all(&reg.encode()).unwrap();
-    match read_msg(&mut s, &mut fr) {
+    });
+    match c.recv() {
         Msg::Registered { .. } => {}
         m => panic!("impostor not registered: {m:?}"),
     }
-    (s, fr)
+    c
+}
+
+const TOKEN: &str = "the-real-token";
+
+/// A fresh server and job: its address, the job name and the job's server verifier
+/// (what an eavesdropper on a registration could learn).
+fn new_job() -> (ServerHandle, SocketAddr, String, [u8; 32]) {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    let job = format!("auth-{}", auth::new_token());
+    let verifier = JobKeys::new(TOKEN, &job).server_verifier();
+    (server, addr, job, verifier)
 }
 
 fn read_frame(s: &mut TcpStream) -> (Header, Vec<u8>) {
@@ -77,18 +75,12 @@ fn write_frame(s: &mut TcpStream, kind: Kind, payload: &[u8]) {
 
 #[test]
 fn an_impostor_with_the_verifier_but_not_the_token_is_refused_by_peers() {
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .unwrap()
-        .spawn()
-        .unwrap();
-    let addr = server.local_addr();
-    let job = format!("auth-{}", auth::new_token());
-    let token = "the-real-token";
-    let verifier = JobKeys::new(token, &job).server_verifier();
+    let (server, addr, job, verifier) = new_job();
+    let token = TOKEN;
 
     // The impostor takes rank 1 and waits for rank 0 on its own listener.
     let trap = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (_ctl, _fr) = register_impostor(addr, &job, 1, 2, verifier, trap.local_addr().unwrap());
+    let _ctl = register_impostor(addr, &job, 1, 2, verifier, trap.local_addr().unwrap());
 
     let job0 = job.clone();
     let rank0 = std::thread::spawn(move || {
@@ -132,14 +124,8 @@ fn an_impostor_with_the_verifier_but_not_the_token_is_refused_by_peers() {
 
 #[test]
 fn a_real_rank_dialled_by_an_impostor_refuses_its_proof() {
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .unwrap()
-        .spawn()
-        .unwrap();
-    let addr = server.local_addr();
-    let job = format!("auth-{}", auth::new_token());
-    let token = "the-real-token";
-    let verifier = JobKeys::new(token, &job).server_verifier();
+    let (server, addr, job, verifier) = new_job();
+    let token = TOKEN;
 
     // The real rank 1 registers first and waits for a message from rank 0.
     let job1 = job.clone();
@@ -156,10 +142,9 @@ fn a_real_rank_dialled_by_an_impostor_refuses_its_proof() {
     rx.recv().unwrap();
     // The impostor registers as rank 0 and asks for rank 1, learning its address.
     let trap = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (mut ctl, mut fr) =
-        register_impostor(addr, &job, 0, 2, verifier, trap.local_addr().unwrap());
-    ctl.write_all(&Msg::WantPeer { rank: 1 }.encode()).unwrap();
-    let cands = match read_msg(&mut ctl, &mut fr) {
+    let mut ctl = register_impostor(addr, &job, 0, 2, verifier, trap.local_addr().unwrap());
+    ctl.send(&Msg::WantPeer { rank: 1 });
+    let cands = match ctl.recv() {
         Msg::PeerInfo {
             rank: 1,
             candidates,
@@ -197,14 +182,8 @@ fn a_real_rank_dialled_by_an_impostor_refuses_its_proof() {
 
 #[test]
 fn a_stranger_knocking_in_a_peers_name_does_not_cost_the_real_peer() {
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .unwrap()
-        .spawn()
-        .unwrap();
-    let addr = server.local_addr();
-    let job = format!("auth-{}", auth::new_token());
-    let token = "the-real-token";
-    let verifier = JobKeys::new(token, &job).server_verifier();
+    let (server, addr, job, verifier) = new_job();
+    let token = TOKEN;
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let (up_tx, up_rx) = std::sync::mpsc::channel::<()>();
     let go_rx = std::sync::Arc::new(std::sync::Mutex::new(go_rx));
@@ -236,10 +215,9 @@ fn a_stranger_knocking_in_a_peers_name_does_not_cost_the_real_peer() {
     // The stranger holds the verifier (rank 2), learns rank 0's address, and knocks
     // there claiming to be rank 1, then fails the handshake.
     let trap = TcpListener::bind("127.0.0.1:0").unwrap();
-    let (mut ctl, mut fr) =
-        register_impostor(addr, &job, 2, 3, verifier, trap.local_addr().unwrap());
-    ctl.write_all(&Msg::WantPeer { rank: 0 }.encode()).unwrap();
-    let cands = match read_msg(&mut ctl, &mut fr) {
+    let mut ctl = register_impostor(addr, &job, 2, 3, verifier, trap.local_addr().unwrap());
+    ctl.send(&Msg::WantPeer { rank: 0 });
+    let cands = match ctl.recv() {
         Msg::PeerInfo {
             rank: 0,
             candidates,

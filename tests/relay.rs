@@ -3,133 +3,26 @@
 //! between them. Blocking clients speak the protocol byte for byte.
 
 use fmi::auth::JobKeys;
-use fmi::punch::proto::{FrameReader, Msg, RefuseCode, VERSION};
-use fmi::punch::server::{Server, ServerConfig, ServerHandle, ServerStats, RELAY_BUFFER};
+use fmi::punch::proto::{Msg, RefuseCode};
+use fmi::punch::server::{ServerConfig, ServerHandle, ServerStats, RELAY_BUFFER};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Long enough for a loaded machine, short enough that a bug fails instead of hangs.
-const WAIT: Duration = Duration::from_secs(10);
-/// How long "nothing arrives" is watched for.
-const QUIET: Duration = Duration::from_millis(300);
 const TOKEN: &str = "relay-token";
 
-fn start(cfg: ServerConfig) -> ServerHandle {
-    Server::bind("127.0.0.1:0".parse().unwrap(), cfg)
-        .expect("bind")
-        .spawn()
-        .expect("spawn")
-}
+mod common;
 
-/// A connection to the server that has read its challenge.
-struct Conn {
-    s: TcpStream,
-    fr: FrameReader,
-    nonce: [u8; 32],
-}
+use common::proto_client::*;
 
-/// What a read gave.
-#[derive(Debug)]
-enum Got {
-    Msg(Msg),
-    Closed,
-    Timeout,
-}
-
-impl Conn {
-    fn connect(addr: SocketAddr) -> Conn {
-        let s = TcpStream::connect(addr).expect("connect");
-        let mut c = Conn {
-            s,
-            fr: FrameReader::default(),
-            nonce: [0; 32],
-        };
-        match c.recv() {
-            Msg::Challenge { version, nonce } => {
-                assert_eq!(version, VERSION);
-                c.nonce = nonce;
-            }
-            m => panic!("expected a challenge, got {m:?}"),
-        }
-        c
-    }
-
-    fn send(&mut self, m: &Msg) {
-        self.s.write_all(&m.encode()).expect("send");
-    }
-
-    fn try_recv(&mut self, timeout: Duration) -> Got {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.fr.next_msg() {
-                Ok(Some(m)) => return Got::Msg(m),
-                Ok(None) => {}
-                Err(e) => panic!("server sent garbage: {e}"),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Got::Timeout;
-            }
-            self.s.set_read_timeout(Some(left)).unwrap();
-            let mut buf = [0u8; 4096];
-            match self.s.read(&mut buf) {
-                Ok(0) => return Got::Closed,
-                Ok(n) => self.fr.push(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Got::Timeout
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Got::Closed,
-            }
-        }
-    }
-
-    fn recv(&mut self) -> Msg {
-        match self.try_recv(WAIT) {
-            Got::Msg(m) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-
-    fn assert_quiet(&mut self) {
-        match self.try_recv(QUIET) {
-            Got::Timeout => {}
-            other => panic!("expected nothing, got {other:?}"),
-        }
-    }
-
-    fn assert_closed(&mut self) {
-        match self.try_recv(WAIT) {
-            Got::Closed => {}
-            other => panic!("expected the server to close, got {other:?}"),
-        }
-    }
-
+/// Relay-side steps of the test client.
+impl Client {
     /// Registers as `rank` of `job` (size `size`), answering `NeedVerifier`.
-    fn register(addr: SocketAddr, job: &str, rank: u32, size: u32) -> Conn {
-        let mut c = Conn::connect(addr);
-        let keys = JobKeys::new(TOKEN, job);
-        let mut m = Msg::Register {
-            version: VERSION,
-            job: job.into(),
-            rank,
-            size,
-            candidates: vec![],
-            mac: keys.server_mac(&c.nonce, job, rank),
-            verifier: None,
-        };
-        c.send(&m);
-        let mut answer = c.recv();
-        if answer == Msg::NeedVerifier {
-            if let Msg::Register { verifier, .. } = &mut m {
-                *verifier = Some(keys.server_verifier());
-            }
-            c.send(&m);
-            answer = c.recv();
-        }
+    fn register(addr: SocketAddr, job: &str, rank: u32, size: u32) -> Client {
+        let mut c = Client::connect(addr);
+        let answer = c.register_with(job, rank, size, TOKEN, vec![]);
         assert!(
             matches!(answer, Msg::Registered { .. }),
             "rank {rank}: {answer:?}"
@@ -146,8 +39,8 @@ impl Conn {
         peer: u32,
         token: &str,
         extra: &[u8],
-    ) -> Conn {
-        let mut c = Conn::connect(addr);
+    ) -> Client {
+        let mut c = Client::connect(addr);
         let mut bytes = Msg::Relay {
             job: job.into(),
             rank,
@@ -160,8 +53,8 @@ impl Conn {
         c
     }
 
-    fn relay(addr: SocketAddr, job: &str, rank: u32, peer: u32) -> Conn {
-        Conn::relay_with(addr, job, rank, peer, TOKEN, b"")
+    fn relay(addr: SocketAddr, job: &str, rank: u32, peer: u32) -> Client {
+        Client::relay_with(addr, job, rank, peer, TOKEN, b"")
     }
 
     /// Waits for `RelayReady` and returns the raw stream. Bytes read past it are
@@ -216,11 +109,11 @@ fn wait_for_stats(srv: &ServerHandle, want: ServerStats) {
 }
 
 /// Two registered ranks of `job` and a spliced relay between them.
-fn spliced(addr: SocketAddr, job: &str) -> (Conn, Conn, TcpStream, TcpStream) {
-    let r0 = Conn::register(addr, job, 0, 2);
-    let r1 = Conn::register(addr, job, 1, 2);
-    let a = Conn::relay(addr, job, 0, 1);
-    let b = Conn::relay(addr, job, 1, 0);
+fn spliced(addr: SocketAddr, job: &str) -> (Client, Client, TcpStream, TcpStream) {
+    let r0 = Client::register(addr, job, 0, 2);
+    let r1 = Client::register(addr, job, 1, 2);
+    let a = Client::relay(addr, job, 0, 1);
+    let b = Client::relay(addr, job, 1, 0);
     let (a, rest_a) = a.ready();
     let (b, rest_b) = b.ready();
     assert!(rest_a.is_empty() && rest_b.is_empty());
@@ -231,14 +124,14 @@ fn spliced(addr: SocketAddr, job: &str) -> (Conn, Conn, TcpStream, TcpStream) {
 fn bytes_go_both_ways_and_ends_pass_as_half_closes() {
     let srv = start(ServerConfig::default());
     let addr = srv.local_addr();
-    let _r0 = Conn::register(addr, "both", 0, 2);
-    let _r1 = Conn::register(addr, "both", 1, 2);
+    let _r0 = Client::register(addr, "both", 0, 2);
+    let _r1 = Client::register(addr, "both", 1, 2);
     // The first request waits, unanswered, for the second.
-    let mut a = Conn::relay(addr, "both", 0, 1);
+    let mut a = Client::relay(addr, "both", 0, 1);
     a.assert_quiet();
     assert_eq!(srv.stats().relays, 1);
     // The second brings bytes along in the same write: they are the peer's.
-    let b = Conn::relay_with(addr, "both", 1, 0, TOKEN, b"early bird");
+    let b = Client::relay_with(addr, "both", 1, 0, TOKEN, b"early bird");
     let (mut a, rest) = a.ready();
     let (mut b, rest_b) = b.ready();
     assert!(rest_b.is_empty());
@@ -380,12 +273,12 @@ fn megabytes_sent_before_the_peer_asks_all_arrive() {
     const TOTAL: usize = 8 << 20;
     let srv = start(ServerConfig::default());
     let addr = srv.local_addr();
-    let _r0 = Conn::register(addr, "eager", 0, 2);
-    let _r1 = Conn::register(addr, "eager", 1, 2);
+    let _r0 = Client::register(addr, "eager", 0, 2);
+    let _r1 = Client::register(addr, "eager", 1, 2);
     // Rank 1 sends its request and, without waiting, far more than the server
     // keeps for a waiting request: the rest must wait in the socket, not be lost.
     let first: Vec<u8> = (0..4096).map(|i| pattern(1, i)).collect();
-    let b = Conn::relay_with(addr, "eager", 1, 0, TOKEN, &first);
+    let b = Client::relay_with(addr, "eager", 1, 0, TOKEN, &first);
     let mut raw = b.s.try_clone().unwrap();
     let written = Arc::new(AtomicUsize::new(0));
     let w = written.clone();
@@ -397,7 +290,7 @@ fn megabytes_sent_before_the_peer_asks_all_arrive() {
     std::thread::sleep(Duration::from_millis(300));
     // The kernel buffers take some of it, the server a little: not all.
     assert!(written.load(Ordering::Acquire) < TOTAL);
-    let a = Conn::relay(addr, "eager", 0, 1);
+    let a = Client::relay(addr, "eager", 0, 1);
     let (mut a, rest) = a.ready();
     let got = read_n(&mut a, rest, TOTAL);
     for (i, &x) in got.iter().enumerate() {
@@ -415,10 +308,10 @@ fn megabytes_sent_before_the_peer_asks_all_arrive() {
 fn bad_requests_are_refused() {
     let srv = start(ServerConfig::default());
     let addr = srv.local_addr();
-    let _r0 = Conn::register(addr, "bad", 0, 3);
-    let r1 = Conn::register(addr, "bad", 1, 3);
+    let _r0 = Client::register(addr, "bad", 0, 3);
+    let r1 = Client::register(addr, "bad", 1, 3);
 
-    let mut c = Conn::relay_with(addr, "bad", 0, 1, "other token", b"");
+    let mut c = Client::relay_with(addr, "bad", 0, 1, "other token", b"");
     match c.recv() {
         Msg::Refused { code, reason } => {
             assert_eq!(code, RefuseCode::Auth);
@@ -429,9 +322,9 @@ fn bad_requests_are_refused() {
         }
         m => panic!("{m:?}"),
     }
-    c.assert_closed();
+    c.assert_closed_silently();
 
-    let expect = |mut c: Conn, words: &[&str]| {
+    let expect = |mut c: Client, words: &[&str]| {
         match c.recv() {
             Msg::Refused { code, reason } => {
                 assert_eq!(code, RefuseCode::BadRank, "{reason}");
@@ -441,24 +334,24 @@ fn bad_requests_are_refused() {
             }
             m => panic!("{m:?}"),
         }
-        c.assert_closed();
+        c.assert_closed_silently();
     };
     expect(
-        Conn::relay(addr, "nojob", 0, 1),
+        Client::relay(addr, "nojob", 0, 1),
         &["nojob", "not registered"],
     );
     // Rank 2 never registered: it cannot ask.
     expect(
-        Conn::relay(addr, "bad", 2, 0),
+        Client::relay(addr, "bad", 2, 0),
         &["rank 2", "not registered"],
     );
-    expect(Conn::relay(addr, "bad", 0, 3), &["rank 3", "size 3"]);
-    expect(Conn::relay(addr, "bad", 0, 0), &["rank 0"]);
+    expect(Client::relay(addr, "bad", 0, 3), &["rank 3", "size 3"]);
+    expect(Client::relay(addr, "bad", 0, 0), &["rank 0"]);
     drop(r1);
     // Once the server saw rank 1 go, it is lost.
     let deadline = Instant::now() + WAIT;
     loop {
-        let mut c = Conn::relay(addr, "bad", 0, 1);
+        let mut c = Client::relay(addr, "bad", 0, 1);
         match c.try_recv(QUIET) {
             Got::Msg(Msg::Refused { reason, .. }) if reason.contains("lost") => break,
             _ if Instant::now() < deadline => {}
@@ -475,11 +368,11 @@ fn an_unmatched_request_is_closed_after_the_wait() {
         ..ServerConfig::default()
     });
     let addr = srv.local_addr();
-    let _r0 = Conn::register(addr, "alone", 0, 2);
-    let _r1 = Conn::register(addr, "alone", 1, 2);
+    let _r0 = Client::register(addr, "alone", 0, 2);
+    let _r1 = Client::register(addr, "alone", 1, 2);
     let started = Instant::now();
-    let mut a = Conn::relay(addr, "alone", 0, 1);
-    a.assert_closed();
+    let mut a = Client::relay(addr, "alone", 0, 1);
+    a.assert_closed_silently();
     let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_secs(5),
@@ -499,13 +392,13 @@ fn an_unmatched_request_is_closed_after_the_wait() {
 fn a_newer_request_replaces_a_waiting_one() {
     let srv = start(ServerConfig::default());
     let addr = srv.local_addr();
-    let _r0 = Conn::register(addr, "again", 0, 2);
-    let _r1 = Conn::register(addr, "again", 1, 2);
-    let mut old = Conn::relay(addr, "again", 0, 1);
+    let _r0 = Client::register(addr, "again", 0, 2);
+    let _r1 = Client::register(addr, "again", 1, 2);
+    let mut old = Client::relay(addr, "again", 0, 1);
     old.assert_quiet();
-    let new = Conn::relay(addr, "again", 0, 1);
-    old.assert_closed();
-    let b = Conn::relay(addr, "again", 1, 0);
+    let new = Client::relay(addr, "again", 0, 1);
+    old.assert_closed_silently();
+    let b = Client::relay(addr, "again", 1, 0);
     let (mut new, _) = new.ready();
     let (mut b, _) = b.ready();
     new.write_all(b"x").unwrap();
@@ -530,14 +423,14 @@ fn spliced_relays_are_not_idle_but_die_with_their_job() {
     a.write_all(b"still here").unwrap();
     assert_eq!(read_n(&mut b, vec![], 10), b"still here");
     // A request still waiting when the job ends goes too.
-    let mut waiting = Conn::relay(addr, "quiet", 1, 0);
+    let mut waiting = Client::relay(addr, "quiet", 1, 0);
     waiting.assert_quiet();
     assert_eq!(srv.stats().relays, 3);
 
     r0.send(&Msg::Bye);
     r1.send(&Msg::Bye);
     drop((r0, r1));
-    waiting.assert_closed();
+    waiting.assert_closed_silently();
     assert_dropped(&mut a);
     assert_dropped(&mut b);
     wait_for_stats(&srv, ServerStats::default());

@@ -190,19 +190,7 @@ impl State {
 
     fn dial(&mut self, q: u32, i: usize, now: Instant) {
         let addr = self.core.peers[q as usize].dials[i].addr;
-        let r = dial_from(self.local_port, addr).and_then(|mut s| {
-            let entry = self.conns.vacant_entry();
-            let id = entry.key();
-            self.poll.registry().register(
-                &mut s,
-                Token(id),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            let mut conn = Conn::new(s);
-            conn.writable = false;
-            entry.insert(conn);
-            Ok(id)
-        });
+        let r = dial_from(self.local_port, addr).and_then(|s| self.add_dialled(s));
         let p = &mut self.core.peers[q as usize];
         match r {
             Ok(id) => {
@@ -227,6 +215,21 @@ impl State {
         }
     }
 
+    /// Watches a connection still being made; returns its id.
+    fn add_dialled(&mut self, mut s: mio::net::TcpStream) -> std::io::Result<usize> {
+        let entry = self.conns.vacant_entry();
+        let id = entry.key();
+        self.poll.registry().register(
+            &mut s,
+            Token(id),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let mut conn = Conn::new(s);
+        conn.writable = false;
+        entry.insert(conn);
+        Ok(id)
+    }
+
     fn start_relay(&mut self, q: u32) {
         let Some(server) = self.server_addr else {
             return;
@@ -240,19 +243,7 @@ impl State {
         } else {
             log::debug!("rank {me}: relaying to rank {q} through {server}");
         }
-        let r = mio::net::TcpStream::connect(server).and_then(|mut s| {
-            let entry = self.conns.vacant_entry();
-            let id = entry.key();
-            self.poll.registry().register(
-                &mut s,
-                Token(id),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            let mut conn = Conn::new(s);
-            conn.writable = false;
-            entry.insert(conn);
-            Ok(id)
-        });
+        let r = mio::net::TcpStream::connect(server).and_then(|s| self.add_dialled(s));
         let p = &mut self.core.peers[q as usize];
         match r {
             Ok(id) => {

@@ -3,6 +3,8 @@
 //! separate processes would.
 #![allow(dead_code)]
 
+pub mod proto_client;
+
 use fmi::comm::Comm;
 use fmi::config::Config;
 use fmi::punch::server::{Server, ServerConfig};
