@@ -42,11 +42,19 @@ static char *pmi_vars[MAX_PMI_VARS];
 static int n_pmi_vars;
 extern char **environ;
 
+static int pmi_fd = -1, pmi_fd_flags = -1, pmi_fl_flags = -1;
+
 static void snapshot_pmi(void)
 {
     for (char **e = environ; *e && n_pmi_vars < MAX_PMI_VARS; e++)
         if (strncmp(*e, "PMI_", 4) == 0)
             pmi_vars[n_pmi_vars++] = strdup(*e);
+    const char *fd = getenv("PMI_FD");
+    if (fd) {
+        pmi_fd = atoi(fd);
+        pmi_fd_flags = fcntl(pmi_fd, F_GETFD);
+        pmi_fl_flags = fcntl(pmi_fd, F_GETFL);
+    }
 }
 
 static void check_pmi_untouched(void)
@@ -59,9 +67,15 @@ static void check_pmi_untouched(void)
               pmi_vars[i], eq + 1, now ? now : "(unset)");
         *eq = '=';
     }
-    const char *fd = getenv("PMI_FD");
-    if (fd)
-        CHECK(fcntl(atoi(fd), F_GETFD) != -1, "PMI_FD %s is no longer an open descriptor", fd);
+    /* Still open, and nobody changed its flags (close-on-exec, non-blocking): FMI has
+     * not taken MPICH's PMI connection over. */
+    if (pmi_fd >= 0) {
+        int fdf = fcntl(pmi_fd, F_GETFD), flf = fcntl(pmi_fd, F_GETFL);
+        CHECK(fdf != -1, "PMI_FD %d is no longer an open descriptor", pmi_fd);
+        CHECK(fdf == pmi_fd_flags && flf == pmi_fl_flags,
+              "PMI_FD %d's flags changed: F_GETFD %#x -> %#x, F_GETFL %#x -> %#x", pmi_fd,
+              pmi_fd_flags, fdf, pmi_fl_flags, flf);
+    }
 }
 
 int main(int argc, char **argv)
