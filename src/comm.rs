@@ -78,6 +78,16 @@ impl Request {
         Ok(translate(&self.group, s))
     }
 
+    /// Cancels a receive that no message has matched yet: `Ok(())` when it is
+    /// cancelled (and gone), `Err(self)` when a message matched it first.
+    pub fn cancel_unmatched(self) -> std::result::Result<(), Request> {
+        if self.world.cancel_unmatched(self.id) {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
     /// Completion check: `Ok(Err(self))` while pending.
     pub fn test(self) -> Result<std::result::Result<Status, Request>> {
         match self.world.test(self.id)? {
@@ -384,7 +394,8 @@ impl Comm {
     fn agree_ctx(&self, proposals: impl Iterator<Item = u32>) -> u32 {
         let agreed = proposals.max().unwrap_or(1);
         let mut next = self.live.world.ctx_counter();
-        *next = (*next).max(agreed + 1);
+        // `agreed + 1` is the twin's (see `twin`).
+        *next = (*next).max(agreed + 2);
         agreed
     }
 
@@ -430,6 +441,87 @@ impl Comm {
             .collect();
         let group = Group::new(world, self.live.world.size);
         Ok(Some(self.child(ctx, group)))
+    }
+
+    /// A second communicator over the same ranks whose traffic never meets this
+    /// one's, without any communication: it uses the context id reserved next to
+    /// this communicator's. For a progress thread that runs non-blocking
+    /// collectives beside the blocking ones. A twin has no twin.
+    pub fn twin(&self) -> Result<Comm> {
+        if self.ctx_id % 2 == 1 {
+            return Err(Error::arg("a twin communicator has no twin"));
+        }
+        Ok(self.child(self.ctx_id + 1, (*self.group).clone()))
+    }
+
+    /// The communicator of this rank alone (MPI_COMM_SELF), without communication.
+    pub fn solo(&self) -> Comm {
+        let me = self.live.world.rank;
+        self.child(engine::SELF_CTX, Group::new(vec![me], self.live.world.size))
+    }
+
+    /// MPI_Comm_create_group: a communicator of `members` (ranks of this
+    /// communicator, in the new order), called by the members only. `tag` keeps
+    /// concurrent calls over overlapping members apart.
+    pub fn create_group(&self, members: &[u32], tag: i32) -> Result<Comm> {
+        let me = self.rank;
+        let Some(pos) = members.iter().position(|&m| m == me) else {
+            return Err(Error::arg(format!("rank {me} is not in the group")));
+        };
+        let mut seen = vec![false; self.size() as usize];
+        for &m in members {
+            if m >= self.size() || std::mem::replace(&mut seen[m as usize], true) {
+                return Err(Error::arg(format!(
+                    "group member {m} is out of range or repeated"
+                )));
+            }
+        }
+        // The members agree on a context id: the first collects proposals and
+        // answers with the largest. Parent collectives use small tags; these sit
+        // above them.
+        let tag = crate::coll::tags::CREATE_GROUP | (tag & 0xf_ffff);
+        let mine = *self.live.world.ctx_counter();
+        let agreed = if pos == 0 {
+            let mut best = mine;
+            let mut buf = [0u8; 4];
+            for &m in &members[1..] {
+                self.coll_recv(&mut buf, m, tag)?;
+                best = best.max(u32::from_le_bytes(buf));
+            }
+            for &m in &members[1..] {
+                self.coll_send(&best.to_le_bytes(), m, tag)?;
+            }
+            best
+        } else {
+            let mut buf = [0u8; 4];
+            self.coll_send(&mine.to_le_bytes(), members[0], tag)?;
+            self.coll_recv(&mut buf, members[0], tag)?;
+            u32::from_le_bytes(buf)
+        };
+        let ctx = self.agree_ctx(std::iter::once(agreed));
+        let world: Vec<u32> = members.iter().map(|&m| self.group.world_rank(m)).collect();
+        Ok(self.child(ctx, Group::new(world, self.live.world.size)))
+    }
+
+    /// Synchronous send (MPI_Ssend): returns once the receiver has matched it.
+    pub fn ssend(&self, data: &[u8], dest: i32, tag: i32) -> Result<()> {
+        // SAFETY: the request is waited for before `data` goes out of scope.
+        let req =
+            unsafe { self.issend(RawBuf::new(data.as_ptr() as *mut u8, data.len()), dest, tag)? };
+        req.wait().and_then(status_result).map(|_| ())
+    }
+
+    /// Starts a synchronous send (MPI_Issend).
+    ///
+    /// # Safety
+    /// `buf` must stay valid and unmodified until the request completes.
+    pub unsafe fn issend(&self, buf: RawBuf, dest: i32, tag: i32) -> Result<Request> {
+        check_tag(tag)?;
+        let id = self
+            .live
+            .world
+            .issend(self.p2p_ctx(), self.dest(dest)?, tag, buf, &self.group)?;
+        Ok(self.request(id))
     }
 
     pub fn barrier(&self) -> Result<()> {

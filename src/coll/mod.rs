@@ -78,6 +78,8 @@ pub(crate) mod tags {
     pub const ALLGATHERV: i32 = 17;
     pub const ALLTOALLV: i32 = 18;
     pub const CHAIN: i32 = 19;
+    /// `Comm::create_group`: this bit, or'ed with the low 20 bits of the user's tag.
+    pub const CREATE_GROUP: i32 = 1 << 20;
     pub const FORWARD: i32 = 20;
 }
 

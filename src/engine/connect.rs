@@ -126,7 +126,13 @@ impl State {
         } else {
             now + HIGHER_DIAL_DELAY
         };
-        let budget = self.punch_timeout;
+        // Without a rendezvous server there is no relay to turn to: dial until the
+        // connect deadline.
+        let budget = if self.control.is_some() {
+            self.punch_timeout
+        } else {
+            self.connect_timeout()
+        };
         let p = &mut self.core.peers[q as usize];
         p.state = PeerState::Connecting;
         p.punch_deadline = Some(if p.cands.is_empty() {

@@ -67,6 +67,13 @@ fn exit_aborting(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// Context ids fixed in every world: 0 is the world communicator, 2 the
+/// communicator of this rank alone (MPI_COMM_SELF); each id `n` that a communicator
+/// gets comes with `n + 1` reserved for its twin (see `Comm::twin`).
+pub const WORLD_CTX: u32 = 0;
+pub const SELF_CTX: u32 = 2;
+const FIRST_FREE_CTX: u32 = 4;
+
 /// Handle of a request inside its world.
 pub type ReqId = usize;
 
@@ -170,6 +177,31 @@ pub struct World {
     left: AtomicBool,
 }
 
+/// How a world reaches its peers.
+#[derive(Default)]
+struct Links {
+    listener: Option<TcpListener>,
+    control: Option<Control>,
+    local_port: u16,
+    server_addr: Option<std::net::SocketAddr>,
+    /// Peer addresses known from the start (no rendezvous server).
+    cands: Vec<Vec<std::net::SocketAddr>>,
+}
+
+fn check_identity(rank: u32, size: u32, job: &str) -> Result<()> {
+    crate::log::init();
+    if size == 0 || rank >= size {
+        return Err(Error::arg(format!("rank {rank} is not below size {size}")));
+    }
+    if job.is_empty() || job.len() > crate::punch::proto::MAX_JOB_NAME {
+        return Err(Error::arg(format!(
+            "job name must be 1 to {} bytes long",
+            crate::punch::proto::MAX_JOB_NAME
+        )));
+    }
+    Ok(())
+}
+
 fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::connect(format!("{what}: {e}"))
 }
@@ -178,42 +210,80 @@ impl World {
     /// Joins `job` as `rank` of `size`: opens the listener, registers with the
     /// rendezvous server (not needed for a world of one).
     pub fn join(rank: u32, size: u32, job: &str, cfg: Config) -> Result<Arc<World>> {
-        crate::log::init();
-        if size == 0 || rank >= size {
-            return Err(Error::arg(format!("rank {rank} is not below size {size}")));
+        check_identity(rank, size, job)?;
+        let keys = JobKeys::new(&cfg.token, job);
+        if size == 1 {
+            return Self::build(rank, size, job, cfg, keys, Links::default());
         }
-        if job.is_empty() || job.len() > crate::punch::proto::MAX_JOB_NAME {
+        let server = cfg.rendezvous.clone().ok_or_else(|| {
+            Error::config(
+                "no rendezvous server: set FMI_RENDEZVOUS=host:port (fmirun does) or backends.Direct in the config file",
+            )
+        })?;
+        let l = bind_listener().map_err(io_err("cannot open the peer listener"))?;
+        let port = l.local_addr().map_err(io_err("listener"))?.port();
+        let reg_timeout = cfg.timeout.unwrap_or(Duration::from_secs(3600));
+        let reg = client::register(&server, job, rank, size, &keys, port, reg_timeout)?;
+        log::info!(
+            "rank {rank}/{size} of job {job:?} registered with {server}; seen as {}",
+            reg.reflexive
+        );
+        let links = Links {
+            server_addr: reg.stream.peer_addr().ok(),
+            control: Some(Control::new(reg)?),
+            listener: Some(l),
+            local_port: port,
+            cands: Vec::new(),
+        };
+        Self::build(rank, size, job, cfg, keys, links)
+    }
+
+    /// Joins `job` without a rendezvous server: the launcher already told every
+    /// rank where the others listen (`cands[r]`: rank r's addresses; ours may be
+    /// empty). `listener` is ours, open and bound to the port we announced
+    /// (see [`bind_listener`]).
+    pub fn join_with_peers(
+        rank: u32,
+        size: u32,
+        job: &str,
+        cfg: Config,
+        listener: std::net::TcpListener,
+        cands: Vec<Vec<std::net::SocketAddr>>,
+    ) -> Result<Arc<World>> {
+        check_identity(rank, size, job)?;
+        if cands.len() != size as usize {
             return Err(Error::arg(format!(
-                "job name must be 1 to {} bytes long",
-                crate::punch::proto::MAX_JOB_NAME
+                "{} address lists for {size} ranks",
+                cands.len()
             )));
         }
-        let poll = Poll::new().map_err(io_err("epoll"))?;
         let keys = JobKeys::new(&cfg.token, job);
-        let mut listener = None;
-        let mut control = None;
-        let mut local_port = 0;
-        let mut server_addr = None;
-        if size > 1 {
-            let server = cfg.rendezvous.clone().ok_or_else(|| {
-                Error::config(
-                    "no rendezvous server: set FMI_RENDEZVOUS=host:port (fmirun does) or backends.Direct in the config file",
-                )
-            })?;
-            let mut l = bind_listener().map_err(io_err("cannot open the peer listener"))?;
-            let port = l.local_addr().map_err(io_err("listener"))?.port();
+        listener.set_nonblocking(true).map_err(io_err("listener"))?;
+        let local_port = listener.local_addr().map_err(io_err("listener"))?.port();
+        let links = Links {
+            listener: Some(TcpListener::from_std(listener)),
+            local_port,
+            cands,
+            ..Links::default()
+        };
+        Self::build(rank, size, job, cfg, keys, links)
+    }
+
+    fn build(
+        rank: u32,
+        size: u32,
+        job: &str,
+        cfg: Config,
+        keys: JobKeys,
+        mut links: Links,
+    ) -> Result<Arc<World>> {
+        let poll = Poll::new().map_err(io_err("epoll"))?;
+        if let Some(l) = links.listener.as_mut() {
             poll.registry()
-                .register(&mut l, LISTENER, Interest::READABLE)
+                .register(l, LISTENER, Interest::READABLE)
                 .map_err(io_err("epoll"))?;
-            let reg_timeout = cfg.timeout.unwrap_or(Duration::from_secs(3600));
-            let reg = client::register(&server, job, rank, size, &keys, port, reg_timeout)?;
-            local_port = port;
-            server_addr = reg.stream.peer_addr().ok();
-            log::info!(
-                "rank {rank}/{size} of job {job:?} registered with {server}; seen as {}",
-                reg.reflexive
-            );
-            let mut c = Control::new(reg)?;
+        }
+        if let Some(c) = links.control.as_mut() {
             poll.registry()
                 .register(
                     &mut c.stream,
@@ -221,8 +291,10 @@ impl World {
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(io_err("epoll"))?;
-            listener = Some(l);
-            control = Some(c);
+        }
+        let mut peers: Vec<Peer> = (0..size).map(|_| Peer::default()).collect();
+        for (p, c) in peers.iter_mut().zip(links.cands) {
+            p.cands = c;
         }
         let core = Core {
             rank,
@@ -233,7 +305,7 @@ impl World {
             timeout: cfg.timeout,
             matcher: Matcher::default(),
             reqs: Slab::new(),
-            peers: (0..size).map(|_| Peer::default()).collect(),
+            peers,
             phases: peers::PhaseMap::default(),
             next_token: 1,
             await_cts: HashMap::new(),
@@ -245,8 +317,8 @@ impl World {
         let mut st = State {
             poll,
             events: Events::with_capacity(256),
-            listener,
-            control,
+            listener: links.listener,
+            control: links.control,
             conns: Slab::new(),
             core,
             done: Vec::new(),
@@ -254,8 +326,8 @@ impl World {
             next_timers: Instant::now(),
             aborting: false,
             closing: false,
-            local_port,
-            server_addr,
+            local_port: links.local_port,
+            server_addr: links.server_addr,
             punch_timeout: cfg.punch_timeout,
             relay_enabled: cfg.relay,
         };
@@ -267,7 +339,7 @@ impl World {
             job: job.to_string(),
             cfg,
             state: Mutex::new(st),
-            next_ctx: Mutex::new(1),
+            next_ctx: Mutex::new(FIRST_FREE_CTX),
             left: AtomicBool::new(false),
         });
         let mut all = WORLDS.lock();
@@ -327,6 +399,12 @@ impl World {
         self.state.lock().progress(Some(Duration::ZERO));
     }
 
+    /// Drives progress once, sleeping in epoll up to `timeout` while nothing is
+    /// ready: for callers that poll several requests and have nothing else to do.
+    pub fn idle(&self, timeout: Duration) {
+        self.state.lock().progress(Some(timeout.min(SLEEP_SLICE)));
+    }
+
     /// Blocking send of `data` (world ranks).
     pub fn send(
         &self,
@@ -381,12 +459,38 @@ impl World {
         buf: RawBuf,
         group: &Arc<Group>,
     ) -> Result<ReqId> {
+        self.start_send(ctx, dest, tag, buf, group, false)
+    }
+
+    /// Starts a synchronous send (MPI_Issend): whatever its size it goes by
+    /// rendezvous, so it completes only once the receiver has matched it. A send to
+    /// oneself completes at once, as an eager one.
+    pub fn issend(
+        &self,
+        ctx: u32,
+        dest: u32,
+        tag: i32,
+        buf: RawBuf,
+        group: &Arc<Group>,
+    ) -> Result<ReqId> {
+        self.start_send(ctx, dest, tag, buf, group, true)
+    }
+
+    fn start_send(
+        &self,
+        ctx: u32,
+        dest: u32,
+        tag: i32,
+        buf: RawBuf,
+        group: &Arc<Group>,
+        sync: bool,
+    ) -> Result<ReqId> {
         let mut st = self.state.lock();
         let st = &mut *st;
         st.check_peer(dest)?;
         st.core.check_collective(ctx, group)?;
         let bytes = buf.len();
-        if dest == st.core.rank || bytes <= st.core.eager_limit {
+        if dest == st.core.rank || (bytes <= st.core.eager_limit && !sync) {
             // Done at once: the data is delivered or copied into the queue.
             if dest == st.core.rank {
                 st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
@@ -537,6 +641,22 @@ impl World {
         st.cancel(id);
     }
 
+    /// Cancels a receive that has not matched a message yet (MPI_Cancel): true when
+    /// it was still waiting, and is now gone; false when a message already matched
+    /// it, and the request completes as usual.
+    pub fn cancel_unmatched(&self, id: ReqId) -> bool {
+        let mut st = self.state.lock();
+        st.progress(Some(Duration::ZERO));
+        let waiting = st.core.reqs.get(id).is_some_and(|r| {
+            r.done.is_none() && r.token.is_none() && matches!(r.kind, ReqKind::Recv { .. })
+        });
+        if waiting && st.core.matcher.remove_posted(id) {
+            st.core.reqs.remove(id);
+            return true;
+        }
+        false
+    }
+
     /// Looks for a matching message; blocks until there is one when `block`.
     pub fn probe(
         &self,
@@ -641,6 +761,12 @@ pub fn status_result(s: Status) -> Result<Status> {
 }
 
 fn bind_listener() -> std::io::Result<TcpListener> {
+    open_listener().map(TcpListener::from_std)
+}
+
+/// The peer listener: every IPv4 address, a port of the kernel's choice, reusable
+/// so that dials can leave from the same port.
+pub fn open_listener() -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
     s.set_reuse_address(true)?;
@@ -648,7 +774,7 @@ fn bind_listener() -> std::io::Result<TcpListener> {
     s.set_nonblocking(true)?;
     s.bind(&std::net::SocketAddr::from(([0, 0, 0, 0], 0)).into())?;
     s.listen(1024)?;
-    Ok(TcpListener::from_std(s.into()))
+    Ok(s.into())
 }
 
 impl Core {
