@@ -128,24 +128,31 @@ impl Comm {
 
     /// Joins the world the launcher describes (see `bootstrap`).
     pub fn from_env() -> Result<Comm> {
-        let id = bootstrap::from_env()?;
         let cfg = Config::load(None)?;
-        Self::join(id.rank, id.size, &id.job, cfg)
+        match bootstrap::launch()? {
+            bootstrap::Launch::Named(id) => Self::join(id.rank, id.size, &id.job, cfg),
+            bootstrap::Launch::Pmi(p) => Ok(Self::of_world(bootstrap::join_pmi(p, cfg)?)),
+        }
     }
 
     /// Joins a world with an explicit configuration (for Rust callers and tests).
     pub fn join(rank: u32, size: u32, job: &str, cfg: Config) -> Result<Comm> {
-        let world = World::join(rank, size, job, cfg)?;
-        Ok(Comm {
+        Ok(Self::of_world(World::join(rank, size, job, cfg)?))
+    }
+
+    /// The world communicator of a world just joined.
+    fn of_world(world: Arc<World>) -> Comm {
+        let (rank, size) = (world.rank, world.size);
+        Comm {
             live: Arc::new(Live {
                 world,
                 comms: AtomicUsize::new(1),
             }),
-            ctx_id: 0,
+            ctx_id: engine::WORLD_CTX,
             rank,
             group: Arc::new(Group::world(size)),
             hint: AtomicI32::new(HINT_FAST),
-        })
+        }
     }
 
     pub fn rank(&self) -> u32 {

@@ -730,6 +730,8 @@ impl World {
             log::debug!("free: {} ({what})", e.msg);
         }
         st.close_all();
+        drop(st);
+        crate::bootstrap::launcher_done();
     }
 
     /// Tells every rank of the job to end, then ends this process.
@@ -748,6 +750,7 @@ impl World {
             }
         }
         log::error!("rank {} called FMI_Abort({code})", self.rank);
+        crate::bootstrap::launcher_abort(code, &format!("rank {} aborted", self.rank));
         exit_aborting(code)
     }
 }
