@@ -350,6 +350,7 @@ pub unsafe fn reduce_scatter(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn gather(
     comm: &Comm,
     sbuf: *const c_void,
@@ -415,6 +416,7 @@ pub unsafe fn gather(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn gatherv(
     comm: &Comm,
     sbuf: *const c_void,
@@ -465,6 +467,7 @@ pub unsafe fn gatherv(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn scatter(
     comm: &Comm,
     sbuf: *const c_void,
@@ -524,6 +527,7 @@ pub unsafe fn scatter(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn scatterv(
     comm: &Comm,
     sbuf: *const c_void,

@@ -40,6 +40,7 @@ pub enum Base {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // MPI's names: MPI_FLOAT_INT ...
 pub enum PairKind {
     FloatInt,
     DoubleInt,
@@ -196,9 +197,9 @@ impl Type {
     /// Elementary items in `bytes` bytes of packed data (MPI_Get_elements).
     pub fn elements(&self, bytes: usize) -> Option<usize> {
         let (base, per) = self.base?;
-        let whole = if self.size == 0 { 0 } else { bytes / self.size };
-        let rest = if self.size == 0 { 0 } else { bytes % self.size };
-        if rest % base.size() != 0 {
+        let whole = bytes.checked_div(self.size).unwrap_or(0);
+        let rest = bytes.checked_rem(self.size).unwrap_or(0);
+        if !rest.is_multiple_of(base.size()) {
             return None;
         }
         Some(whole * per + rest / base.size())

@@ -141,9 +141,9 @@ pub fn reduction(op: MPI_Op, dt: MPI_Datatype, t: &Arc<Type>) -> R<Reduction> {
             op: Op::Builtin(b),
         });
     }
-    let f: Box<dyn Fn(&[u8], &mut [u8]) + Send + Sync> = match base {
-        Base::C32 => Box::new(|a, b| complex_prod32(a, b)),
-        Base::C64 => Box::new(|a, b| complex_prod64(a, b)),
+    let f: Box<Combine> = match base {
+        Base::C32 => Box::new(complex_prod32),
+        Base::C64 => Box::new(complex_prod64),
         Base::F80 => Box::new(move |a, b| {
             // SAFETY: both slices hold b.len() / 16 long doubles.
             unsafe { fmi_mpi_ld_reduce(op, a.as_ptr(), b.as_mut_ptr(), b.len() / 16) };
@@ -167,6 +167,9 @@ pub fn reduction(op: MPI_Op, dt: MPI_Datatype, t: &Arc<Type>) -> R<Reduction> {
         op: Op::user(true, true, move |a, b, _, _| f(a, b)),
     })
 }
+
+/// `b = a (op) b` over packed elements.
+type Combine = dyn Fn(&[u8], &mut [u8]) + Send + Sync;
 
 fn complex_prod32(a: &[u8], b: &mut [u8]) {
     for (x, y) in a.chunks_exact(8).zip(b.chunks_exact_mut(8)) {
@@ -239,7 +242,7 @@ fn loc(k: PairKind, min: bool, a: &[u8], b: &mut [u8]) {
 fn user(u: Arc<UserOp>, dt: MPI_Datatype, t: Arc<Type>) -> Reduction {
     let commute = u.commute;
     let f = move |a: &[u8], b: &mut [u8], _: usize, _: Dt| {
-        let count = if t.size == 0 { 0 } else { b.len() / t.size };
+        let count = b.len().checked_div(t.size).unwrap_or(0);
         let mut len = count as c_int;
         let mut d = dt;
         match t.dense() {

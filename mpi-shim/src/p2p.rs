@@ -188,7 +188,7 @@ unsafe fn start_recv(
     let tag = k.recv_tag(tag)?;
     let Some(src) = k.source(source)? else {
         return Ok(request::start(Entry {
-            kind: Kind::Done(Completion::empty()),
+            kind: Kind::Done(Completion::proc_null()),
             comm,
         }));
     };
@@ -214,7 +214,7 @@ unsafe fn blocking_recv(
     let k = Call::new(comm, count, dt)?;
     let tag = k.recv_tag(tag)?;
     let Some(src) = k.source(source)? else {
-        request::fill(status, &Completion::empty(), false);
+        request::fill(status, &Completion::proc_null(), false);
         return Ok(());
     };
     // SAFETY: the buffer holds `count` elements for the duration of the call.
@@ -248,7 +248,7 @@ unsafe fn probe(
     let k = Call::new(comm, 0, MPI_BYTE)?;
     let tag = k.recv_tag(tag)?;
     let Some(src) = k.source(source)? else {
-        request::fill(status, &Completion::empty(), false);
+        request::fill(status, &Completion::proc_null(), false);
         if !flag.is_null() {
             out(flag, 1, "flag")?;
         }
@@ -365,7 +365,7 @@ mpi! {
         let b = s.bytes() as usize;
         let n = match t.size {
             0 => 0,
-            sz if b % sz == 0 => c_int::try_from(b / sz).unwrap_or(MPI_UNDEFINED),
+            sz if b.is_multiple_of(sz) => c_int::try_from(b / sz).unwrap_or(MPI_UNDEFINED),
             _ => MPI_UNDEFINED,
         };
         out(count, n, "count")

@@ -26,12 +26,20 @@ pub struct Completion {
 }
 
 impl Completion {
-    /// A receive from MPI_PROC_NULL, or an operation with nothing to do.
+    /// MPI's empty status: a null request, a send, a collective.
     pub fn empty() -> Completion {
         Completion {
-            source: MPI_PROC_NULL,
+            source: MPI_ANY_SOURCE,
             tag: MPI_ANY_TAG,
             ..Completion::default()
+        }
+    }
+
+    /// A receive or probe from MPI_PROC_NULL.
+    pub fn proc_null() -> Completion {
+        Completion {
+            source: MPI_PROC_NULL,
+            ..Completion::empty()
         }
     }
 
