@@ -1,6 +1,7 @@
 """One-process tests: finding the library, datatypes, errors from the library (config,
 connect, auth), a world of one, ops without a communicator."""
 
+import json
 import os
 import shutil
 import socket
@@ -135,6 +136,21 @@ def test_config_error(fmi_install):
     assert "code 7" in p.stdout and "FMI_RANK=5 is not below FMI_SIZE=2" in p.stdout, p.stdout
 
 
+def test_config_file_error(fmi_install, tmp_path):
+    """A broken original-FMI JSON file: ConfigError naming the file and line."""
+    bad = tmp_path / "fmi.json"
+    bad.write_text('{\n  "backends": {\n    "Direct": { "host": "x" "port": 1 }\n  }\n}\n')
+    code = textwrap.dedent("""
+        import sys, fmi
+        try:
+            fmi.Communicator(0, 2, comm_name="j", config_path=sys.argv[1])
+        except fmi.ConfigError as e:
+            print("config", e.code, e.message)
+    """)
+    p = run([sys.executable, "-c", code, str(bad)], fmi_install.env)
+    assert "config 7" in p.stdout and str(bad) in p.stdout and "line 3" in p.stdout, p.stdout
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -198,17 +214,23 @@ def test_auth_error(fmi_install, rendezvous):
 
 def test_ranks_started_by_hand(fmi_install, rendezvous, tmp_path):
     """The serverless path: processes started on their own, each with rank and size,
-    meeting at a standalone fmi-rendezvous."""
+    meeting at a standalone fmi-rendezvous; rank 0 finds the server through an
+    original-FMI JSON config file (config_path), the others through FMI_RENDEZVOUS."""
     addr, token = rendezvous
-    env = dict(fmi_install.env, FMI_RENDEZVOUS=addr, FMI_TOKEN=token)
+    host, port = addr.rsplit(":", 1)
+    cfg = tmp_path / "fmi.json"
+    cfg.write_text(json.dumps({"backends": {"Direct": {"host": host, "port": int(port),
+                                                       "max_timeout": 30000}}}))
+    env = dict(fmi_install.env, FMI_TOKEN=token)
     code = textwrap.dedent("""
         import sys, fmi
-        rank, size = int(sys.argv[1]), int(sys.argv[2])
-        with fmi.Communicator(rank, size, comm_name="by-hand") as c:
+        rank, size, cfg = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] or None
+        with fmi.Communicator(rank, size, comm_name="by-hand", config_path=cfg) as c:
             print("sum", c.allreduce(rank + 1))
     """)
     n = 3
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(r), str(n)], env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(r), str(n), str(cfg) if r == 0 else ""],
+                              env=env if r == 0 else dict(env, FMI_RENDEZVOUS=addr),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for r in range(n)]
     outs = [p.communicate(timeout=60)[0] for p in procs]

@@ -33,3 +33,17 @@ def test_fmirun_with_dashdash_and_failure_exit_code(fmirun, tmp_path):
     p = fmirun(2, [sys.executable, str(script)], dashdash=True)
     assert p.returncode == 3, p.stdout
     assert "rank 1" in p.stdout, p.stdout
+
+
+def test_abort_ends_every_rank(fmirun, tmp_path):
+    """comm.abort(code) ends the whole job with that exit status."""
+    script = tmp_path / "abort.py"
+    script.write_text(
+        "import fmi\n"
+        "c = fmi.Communicator.from_env()\n"
+        "c.barrier()\n"
+        "if c.rank == 1:\n"
+        "    c.abort(7)\n"
+        "c.recv(1, 5)  # never sent: only the abort ends this\n")
+    p = fmirun(3, [sys.executable, str(script)])
+    assert p.returncode == 7, p.stdout

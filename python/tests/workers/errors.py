@@ -54,9 +54,15 @@ def body(c):
     # a rank that dies: operations that need it fail with PeerLostError
     if n >= 2:
         eq(c.allreduce(1), n, "all alive")
+        c.barrier()
+        # the last rank dies once every other rank is done with the collectives above
+        # (so none of them still needs a message from it)
         if r == n - 1:
+            for _ in range(n - 1):
+                c.recv(fmi.ANY_SOURCE, 99)
             print("WORKER OK errors rank %d of %d" % (r, n), flush=True)
             os._exit(0)  # no free, no atexit: the connections just close
+        c.send(b"ready", n - 1, tag=99)
         if r == 0:
             e = raises(fmi.PeerLostError, c.recv, n - 1, 0)
             eq(e.code, fmi.ERR_PEER_LOST, "peer lost code")
