@@ -26,13 +26,16 @@ pub enum Body {
     Eager(Vec<u8>),
     /// A large message announced by its sender; the data follows a clear-to-send.
     Rts { token: u64, len: u64 },
+    /// A synchronous send to oneself: the whole message, and the send request that
+    /// completes when a receive takes it.
+    SelfSync { data: Vec<u8>, send: usize },
 }
 
 impl Body {
     /// Bytes of the message (not of what has arrived so far).
     pub fn msg_len(&self) -> u64 {
         match self {
-            Body::Eager(v) => v.len() as u64,
+            Body::Eager(v) | Body::SelfSync { data: v, .. } => v.len() as u64,
             Body::Rts { len, .. } => *len,
         }
     }

@@ -420,7 +420,7 @@ impl World {
             st.check_peer(dest)?;
             st.core.check_collective(ctx, group)?;
             if dest == st.core.rank {
-                st.core.deliver_self(ctx, tag, data);
+                st.core.deliver_self(ctx, tag, data, None);
                 return Ok(());
             }
             if data.len() <= st.core.eager_limit {
@@ -490,10 +490,28 @@ impl World {
         st.check_peer(dest)?;
         st.core.check_collective(ctx, group)?;
         let bytes = buf.len();
+        if dest == st.core.rank && sync {
+            // Complete only when a receive takes it, as MPI_Ssend to oneself must.
+            let id = st.core.new_req(
+                ReqKind::Send {
+                    dest,
+                    buf: None,
+                    coll: None,
+                },
+                None,
+            );
+            if st
+                .core
+                .deliver_self(ctx, tag, buf.slice(0, bytes), Some(id))
+            {
+                st.core.complete_self_send(id, tag, bytes);
+            }
+            return Ok(id);
+        }
         if dest == st.core.rank || (bytes <= st.core.eager_limit && !sync) {
             // Done at once: the data is delivered or copied into the queue.
             if dest == st.core.rank {
-                st.core.deliver_self(ctx, tag, buf.slice(0, bytes));
+                st.core.deliver_self(ctx, tag, buf.slice(0, bytes), None);
             } else {
                 let hdr = Header::new(Kind::Eager, ctx, tag, bytes as u64, 0);
                 st.send_copy(dest, &hdr, buf.slice(0, bytes));
@@ -559,6 +577,12 @@ impl World {
                     st.core.complete_recv(id, u.src, u.tag, v.len() as u64);
                 }
                 Body::Rts { token, len } => st.accept_rts(id, u.src, u.tag, token, len),
+                Body::SelfSync { data, send } => {
+                    let n = data.len().min(buf.len());
+                    buf.write_at(0, &data[..n]);
+                    st.core.complete_recv(id, u.src, u.tag, data.len() as u64);
+                    st.core.complete_self_send(send, u.tag, data.len());
+                }
             }
             return Ok(id);
         }
@@ -824,7 +848,23 @@ impl Core {
     }
 
     /// A message to ourselves: straight into a posted receive, or queued.
-    fn deliver_self(&mut self, ctx: u32, tag: i32, data: &[u8]) {
+    /// A send request to oneself is complete.
+    fn complete_self_send(&mut self, id: ReqId, tag: i32, bytes: usize) {
+        let source = self.rank;
+        self.finish(
+            id,
+            Status {
+                source,
+                tag,
+                bytes,
+                error: None,
+            },
+        );
+    }
+
+    /// A message to oneself: into a posted receive (true) or the unexpected queue,
+    /// where `sync` is the synchronous send to complete when a receive takes it.
+    fn deliver_self(&mut self, ctx: u32, tag: i32, data: &[u8], sync: Option<ReqId>) -> bool {
         let me = self.rank;
         if let Some(p) = self.matcher.take_posted(ctx, me, tag) {
             if let Some(Req {
@@ -836,13 +876,22 @@ impl Core {
                 buf.write_at(0, &data[..n]);
             }
             self.complete_recv(p.req, me, tag, data.len() as u64);
+            true
         } else {
+            let body = match sync {
+                Some(send) => Body::SelfSync {
+                    data: data.to_vec(),
+                    send,
+                },
+                None => Body::Eager(data.to_vec()),
+            };
             self.matcher.add_unexpected(matching::Unexpected {
                 ctx,
                 src: me,
                 tag,
-                body: Body::Eager(data.to_vec()),
+                body,
             });
+            false
         }
     }
 
