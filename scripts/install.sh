@@ -5,10 +5,12 @@
 #
 # Layout:
 #   DIR/lib/libfmi.so, DIR/lib/libfmi.a         (and libfmi_mpi.so when the MPI shim is built)
-#   DIR/include/fmi.h                           (and fmi.hpp, mpi.h when they exist)
+#   DIR/include/fmi.h, fmi.hpp
+#   DIR/include/fmi-mpi/mpi.h, DIR/bin/fmicc    (the MPI shim's header and compiler wrapper)
 #   DIR/bin/fmirun, DIR/bin/fmi-rendezvous      (and fmi-bench)
 #   DIR/lib/cmake/FMI/FMIConfig.cmake, FMIConfigVersion.cmake   -> find_package(FMI)
 #   DIR/lib/pkgconfig/fmi.pc                    -> pkg-config --cflags --libs fmi
+#   DIR/lib/pkgconfig/fmi-mpi.pc                -> pkg-config --cflags --libs fmi-mpi
 #
 # Both the CMake targets and fmi.pc put DIR/lib into the RPATH of what links them, so
 # programs find libfmi.so at run time without LD_LIBRARY_PATH.
@@ -16,7 +18,7 @@
 # --debug installs the debug profile; --no-build installs what is already built.
 set -euo pipefail
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 PREFIX=""
 PROFILE=release
@@ -60,7 +62,7 @@ fi
 
 OUT="$TARGET_DIR/$PROFILE"
 missing=()
-for f in "$OUT/libfmi.so" "$OUT/libfmi.a" "$OUT/fmirun" "$OUT/fmi-rendezvous" "$REPO/include/fmi.h"; do
+for f in "$OUT/libfmi.so" "$OUT/libfmi.a" "$OUT/libfmi_mpi.so" "$OUT/fmirun" "$OUT/fmi-rendezvous" "$REPO/include/fmi.h"; do
     [[ -f "$f" ]] || missing+=("$f")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -75,12 +77,16 @@ install -m 0755 "$OUT/libfmi.so" "$PREFIX/lib/libfmi.so"
 install -m 0644 "$OUT/libfmi.a" "$PREFIX/lib/libfmi.a"
 install -m 0644 "$REPO/include/fmi.h" "$PREFIX/include/fmi.h"
 [[ -f "$REPO/include/fmi.hpp" ]] && install -m 0644 "$REPO/include/fmi.hpp" "$PREFIX/include/fmi.hpp"
-# The MPI shim (a later workspace member): library and its own mpi.h.
-[[ -f "$OUT/libfmi_mpi.so" ]] && install -m 0755 "$OUT/libfmi_mpi.so" "$PREFIX/lib/libfmi_mpi.so"
-[[ -f "$OUT/libfmi_mpi.a" ]] && install -m 0644 "$OUT/libfmi_mpi.a" "$PREFIX/lib/libfmi_mpi.a"
-for h in "$REPO/mpi-shim/include/"*.h; do
-    [[ -f "$h" ]] && install -m 0644 "$h" "$PREFIX/include/$(basename "$h")"
-done
+# The MPI shim: library, its own mpi.h in a directory of its own (so that a program
+# built with a real MPI and FMI's include directory still finds that MPI's mpi.h),
+# fmicc, and fmi-mpi.pc.
+if [[ -f "$OUT/libfmi_mpi.so" ]]; then
+    install -m 0755 "$OUT/libfmi_mpi.so" "$PREFIX/lib/libfmi_mpi.so"
+    install -d "$PREFIX/include/fmi-mpi"
+    for h in "$REPO/mpi-shim/include/"*.h; do
+        install -m 0644 "$h" "$PREFIX/include/fmi-mpi/$(basename "$h")"
+    done
+fi
 for b in fmirun fmi-rendezvous fmi-bench; do
     [[ -f "$OUT/$b" ]] && install -m 0755 "$OUT/$b" "$PREFIX/bin/$b"
 done
@@ -94,6 +100,11 @@ subst() {
 subst "$REPO/cmake/FMIConfig.cmake.in" "$PREFIX/lib/cmake/FMI/FMIConfig.cmake"
 subst "$REPO/cmake/FMIConfigVersion.cmake.in" "$PREFIX/lib/cmake/FMI/FMIConfigVersion.cmake"
 subst "$REPO/cmake/fmi.pc.in" "$PREFIX/lib/pkgconfig/fmi.pc"
+if [[ -f "$PREFIX/lib/libfmi_mpi.so" ]]; then
+    subst "$REPO/cmake/fmi-mpi.pc.in" "$PREFIX/lib/pkgconfig/fmi-mpi.pc"
+    subst "$REPO/cmake/fmicc.in" "$PREFIX/bin/fmicc"
+    chmod 0755 "$PREFIX/bin/fmicc"
+fi
 
 echo "install.sh: installed FMI $VERSION into $PREFIX"
 echo "  CMake:      -DCMAKE_PREFIX_PATH=$PREFIX   then find_package(FMI) -> FMI::fmi"

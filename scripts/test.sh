@@ -9,7 +9,10 @@
 # (CMake project in c-tests/ against that prefix, run by ctest), pkg-config (a tiny program
 # built with `pkg-config --cflags --libs fmi`, run under fmirun -n 2), nat (ranks in
 # network namespaces behind NATs, scripts/nat-test.sh; skipped, saying why, without root
-# or `ip netns`), demo.
+# or `ip netns`), mpi-abi (the shim's header and exports against MPICH's), mpi (MPI
+# programs three ways: MPICH, shim under fmirun, shim under mpiexec), mpi-direct
+# (programs built against the shim with fmicc), hybrid (MPICH and FMI in one process),
+# demo.
 # A stage whose prerequisite failed is skipped; so is a stage that exits 77 (it writes
 # the reason to $WORK/NAME.skip). The last line is
 # `test.sh: N passed, M failed[, K skipped]`; the exit code is non-zero if any failed.
@@ -207,6 +210,45 @@ stage_nat() {
     return "$rc"
 }
 
+stage_mpi_abi() {
+    python3 "$REPO/mpi-shim/gen/gen_abi.py" --check
+    "$REPO/scripts/mpi-abi-check.sh" "$PREFIX/lib/libfmi_mpi.so"
+}
+
+stage_mpi() {
+    # MPI programs built with MPICH's mpicc: real MPICH, and the shim by LD_PRELOAD
+    # under fmirun and under mpiexec; outputs must be identical.
+    FMI_PREFIX="$PREFIX" "$REPO/scripts/mpi-test.sh"
+}
+
+stage_mpi_direct() {
+    # The same programs built against the shim itself (fmicc), not MPICH.
+    local dir="$WORK/mpi-direct" p n out ref
+    mkdir -p "$dir"
+    for p in p2p coll; do
+        "$PREFIX/bin/fmicc" -std=c11 -O2 -Wall -Wextra -Werror -o "$dir/$p" "$REPO/mpi-shim/tests/programs/$p.c"
+        if command -v readelf >/dev/null 2>&1; then
+            readelf -d "$dir/$p" | grep -q 'NEEDED.*\[libfmi_mpi\.so\]' ||
+                { echo "mpi-direct: $p does not link libfmi_mpi.so" >&2; return 1; }
+            if readelf -d "$dir/$p" | grep -q 'NEEDED.*libmpi'; then
+                echo "mpi-direct: $p links a real MPI library" >&2; return 1
+            fi
+        fi
+        for n in 1 3; do
+            ref=$(cd "$dir" && timeout 120 mpiexec -launcher fork -n "$n" env LD_PRELOAD="$PREFIX/lib/libfmi_mpi.so" "$dir/$p") ||
+                { echo "mpi-direct: $p -n $n under mpiexec failed" >&2; return 1; }
+            out=$(cd "$dir" && env -u LD_LIBRARY_PATH timeout 120 "$PREFIX/bin/fmirun" -n "$n" -- "$dir/$p") ||
+                { echo "mpi-direct: $p -n $n under fmirun failed" >&2; return 1; }
+            [[ "$out" == "$ref" ]] || { echo "mpi-direct: $p -n $n: output differs" >&2; diff <(echo "$ref") <(echo "$out") >&2; return 1; }
+            echo "mpi-direct: $p -n $n ok"
+        done
+    done
+}
+
+stage_hybrid() {
+    "$REPO/scripts/hybrid-test.sh" --prefix "$PREFIX"
+}
+
 stage_demo() {
     local build="$WORK/demo"
     cmake -S "$REPO/examples/demo" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
@@ -223,6 +265,10 @@ run_stage install deps
 run_stage c-tests install
 run_stage nat c-tests
 run_stage pkg-config install
+run_stage mpi-abi install
+run_stage mpi install
+run_stage mpi-direct install
+run_stage hybrid install
 run_stage demo install
 
 echo
