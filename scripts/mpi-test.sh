@@ -58,6 +58,14 @@ for m in "${MODES[@]}"; do
     case "$m" in mpich | fmirun | mpiexec) ;; *) echo "mpi-test.sh: unknown mode '$m'" >&2; exit 2 ;; esac
 done
 want_mode() { [[ ",$modes," == *",$1,"* ]]; }
+if [ -n "$only" ]; then
+    known=" "
+    for entry in "${TESTS[@]}"; do known+="$(echo ${entry%%|*}) "; done
+    IFS=, read -r -a ONLY <<<"$only"
+    for o in "${ONLY[@]}"; do
+        [[ "$known" == *" $o "* ]] || { echo "mpi-test.sh: unknown program '$o' (known:$known)" >&2; exit 2; }
+    done
+fi
 
 tgt=${CARGO_TARGET_DIR:-target}
 [[ "$tgt" = /* ]] || tgt="$REPO/$tgt"

@@ -10,7 +10,7 @@
  * --iters (default 1000, a tenth above 8 KiB, at least 10), capped so that one size
  * takes about --time seconds (default 0.5; calibrated over a few calls, the same count
  * on every rank). Output from rank 0: "# ..." comment lines and one
- * "SIZE AVG_US MIN_US MAX_US ITERS" line per size.
+ * "SIZE AVG_US MIN_US MAX_US ITERS" line per size, and "# done" at the end.
  *
  * --test: few iterations, every result is checked (small integers, exact in float), and
  * the output is one deterministic "allreduce SIZE ok" line per size. */
@@ -117,6 +117,11 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
         if (test) MPI_Barrier(MPI_COMM_WORLD);
+    }
+    /* The last line (scripts/bench-mpi.sh waits for it: the results are complete). */
+    if (rank == 0 && !test) {
+        printf("# done\n");
+        fflush(stdout);
     }
     free(in);
     free(out);

@@ -10,7 +10,7 @@
  * and, above 8 KiB, proportionally fewer (at least 20), further capped so that one
  * size takes about --time seconds (default 0.5; measured over a few calibration round
  * trips, the same count on both ranks). Output from rank 0: "# ..." comment lines and
- * one "SIZE LATENCY_US ITERS" line per size.
+ * one "SIZE LATENCY_US ITERS" line per size, and "# done" at the end.
  *
  * --test: few iterations, every received message is checked byte by byte, and the
  * output is one deterministic "pingpong SIZE ok" line per size (for scripts/mpi-test.sh). */
@@ -146,6 +146,11 @@ int main(int argc, char **argv)
             else printf("%d %.2f %d\n", size, elapsed * 1e6 / (2.0 * iters), iters);
             fflush(stdout);
         }
+    }
+    /* The last line (scripts/bench-mpi.sh waits for it: the results are complete). */
+    if (rank == 0 && !test) {
+        printf("# done\n");
+        fflush(stdout);
     }
     free(sbuf);
     free(rbuf);
