@@ -12,7 +12,7 @@
 # or `ip netns`), mpi-abi (the shim's header and exports against MPICH's), mpi (MPI
 # programs three ways: MPICH, shim under fmirun, shim under mpiexec), mpi-direct
 # (programs built against the shim with fmicc), hybrid (MPICH and FMI in one process),
-# demo.
+# python (the Python package in a fresh virtualenv, scripts/python-test.sh), demo.
 # A stage whose prerequisite failed is skipped; so is a stage that exits 77 (it writes
 # the reason to $WORK/NAME.skip). The last line is
 # `test.sh: N passed, M failed[, K skipped]`; the exit code is non-zero if any failed.
@@ -249,6 +249,10 @@ stage_hybrid() {
     "$REPO/scripts/hybrid-test.sh" --prefix "$PREFIX"
 }
 
+stage_python() {
+    "$REPO/scripts/python-test.sh" --prefix "$PREFIX"
+}
+
 stage_demo() {
     local build="$WORK/demo"
     cmake -S "$REPO/examples/demo" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
@@ -269,6 +273,7 @@ run_stage mpi-abi install
 run_stage mpi install
 run_stage mpi-direct install
 run_stage hybrid install
+run_stage python install
 run_stage demo install
 
 echo
