@@ -90,5 +90,13 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The text of a caught panic, for the message that replaces it at a C boundary.
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// Result of the safe core.
 pub type Result<T> = std::result::Result<T, Error>;

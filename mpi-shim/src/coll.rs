@@ -148,6 +148,19 @@ fn root_of(comm: &Comm, root: c_int) -> R<u32> {
     Ok(root as u32)
 }
 
+/// The root of a rooted collective (0 for the `all` forms, where every rank is a
+/// root), whether this rank is a root, and whether `buf` (the root's in-place side)
+/// is MPI_IN_PLACE, which only a root may pass.
+fn rooted(comm: &Comm, root: c_int, all: bool, buf: *const c_void) -> R<(u32, bool, bool)> {
+    let root = if all { 0 } else { root_of(comm, root)? };
+    let me = all || comm.rank() == root;
+    let inplace = in_place(buf);
+    if inplace && !me {
+        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
+    }
+    Ok((root, me, inplace))
+}
+
 fn ty(dt: MPI_Datatype) -> R<Arc<Type>> {
     datatype::lookup(dt)
 }
@@ -203,13 +216,8 @@ pub unsafe fn reduce(
 ) -> R {
     let t = ty(dt)?;
     let red = op::reduction(opv, dt, &t)?;
-    let root = root_of(comm, root)?;
-    let me = comm.rank() == root;
+    let (root, me, inplace) = rooted(comm, root, false, sbuf)?;
     let n = cnt(count)?;
-    let inplace = in_place(sbuf);
-    if inplace && !me {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
-    }
     let mut s = if inplace {
         None
     } else {
@@ -363,12 +371,7 @@ pub unsafe fn gather(
     all: bool,
 ) -> R {
     let n = comm.size() as usize;
-    let root = if all { 0 } else { root_of(comm, root)? };
-    let me = all || comm.rank() == root;
-    let inplace = in_place(sbuf);
-    if inplace && !me {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
-    }
+    let (root, me, inplace) = rooted(comm, root, all, sbuf)?;
     let (rt, rc) = if me {
         (Some(ty(rdt)?), cnt(rcount)?)
     } else {
@@ -430,12 +433,7 @@ pub unsafe fn gatherv(
     all: bool,
 ) -> R {
     let n = comm.size() as usize;
-    let root = if all { 0 } else { root_of(comm, root)? };
-    let me = all || comm.rank() == root;
-    let inplace = in_place(sbuf);
-    if inplace && !me {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
-    }
+    let (root, me, inplace) = rooted(comm, root, all, sbuf)?;
     let mut r = if me {
         Some(Region::new(
             rbuf,
@@ -479,12 +477,7 @@ pub unsafe fn scatter(
     root: c_int,
 ) -> R {
     let n = comm.size() as usize;
-    let root = root_of(comm, root)?;
-    let me = comm.rank() == root;
-    let inplace = in_place(rbuf);
-    if inplace && !me {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
-    }
+    let (root, me, inplace) = rooted(comm, root, false, rbuf)?;
     let mut s = if me {
         Some(Region::new(
             sbuf,
@@ -540,12 +533,7 @@ pub unsafe fn scatterv(
     root: c_int,
 ) -> R {
     let n = comm.size() as usize;
-    let root = root_of(comm, root)?;
-    let me = comm.rank() == root;
-    let inplace = in_place(rbuf);
-    if inplace && !me {
-        return fail(MPI_ERR_BUFFER, "MPI_IN_PLACE is only for the root");
-    }
+    let (root, me, inplace) = rooted(comm, root, false, rbuf)?;
     let mut s = if me {
         Some(Region::new(
             sbuf,

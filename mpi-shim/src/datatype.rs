@@ -436,3 +436,66 @@ pub fn resized(t: &Type, lb: isize, extent: isize) -> Type {
 pub fn count(c: c_int) -> R<usize> {
     usize::try_from(c).map_err(|_| Fail::new(MPI_ERR_COUNT, format!("count {c} is negative")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_types_have_c_layout() {
+        let d = lookup(MPI_DOUBLE_INT).unwrap();
+        assert_eq!((d.size, d.extent), (12, 16));
+        let s = lookup(MPI_SHORT_INT).unwrap();
+        assert_eq!(
+            (s.size, s.extent, s.blocks.clone()),
+            (6, 8, vec![(0, 2), (4, 4)])
+        );
+        assert!(lookup(MPI_INT).unwrap().dense().is_some());
+        assert!(d.dense().is_none());
+    }
+
+    #[test]
+    fn vector_packs_a_column_and_unpacks_it_back() {
+        // column 1 of a 3x4 row-major int matrix: 3 blocks of 1 int, stride 4
+        let int = lookup(MPI_INT).unwrap();
+        let pieces: Vec<_> = (0..3).map(|i| (i * 4 * 4, 1, int.clone())).collect();
+        let col = compose(&pieces).unwrap();
+        assert_eq!((col.size, col.extent), (12, 36));
+        let m: Vec<i32> = (0..12).collect();
+        let mut packed = vec![0u8; 12];
+        // SAFETY: `m` holds the column's elements (offset 4 = column 1).
+        unsafe { col.pack((m.as_ptr() as *const u8).add(4), 1, &mut packed) };
+        let got: Vec<i32> = packed
+            .chunks_exact(4)
+            .map(|c| i32::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(got, vec![1, 5, 9]);
+        let mut back = vec![-1i32; 12];
+        // SAFETY: `back` holds the column's elements.
+        unsafe { col.unpack(&packed, (back.as_mut_ptr() as *mut u8).add(4)) };
+        assert_eq!(back.iter().filter(|&&x| x != -1).count(), 3);
+        assert_eq!((back[1], back[5], back[9]), (1, 5, 9));
+        assert_eq!(col.elements(12), Some(3));
+        assert_eq!(col.elements(8), Some(2));
+    }
+
+    #[test]
+    fn struct_of_mixed_types_has_no_base() {
+        let t = compose(&[
+            (0, 1, lookup(MPI_DOUBLE).unwrap()),
+            (8, 2, lookup(MPI_INT).unwrap()),
+        ])
+        .unwrap();
+        assert_eq!((t.size, t.extent, t.base), (16, 16, None));
+        assert!(t.dense().is_some());
+    }
+
+    #[test]
+    fn status_count_spans_both_words() {
+        let mut s = MPI_Status::default();
+        s.set_cancelled(true);
+        s.set_bytes((5u64 << 32) | 7);
+        assert_eq!(s.bytes(), (5u64 << 32) | 7);
+        assert!(s.cancelled());
+    }
+}

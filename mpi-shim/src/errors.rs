@@ -202,11 +202,7 @@ pub fn guard(name: &str, body: impl FnOnce() -> R) -> c_int {
         Ok(Ok(())) => MPI_SUCCESS,
         Ok(Err(f)) => raise(name, f),
         Err(p) => {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = fmi::error::panic_text(&*p);
             raise(
                 name,
                 Fail::new(

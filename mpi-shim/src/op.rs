@@ -301,3 +301,57 @@ pub unsafe fn reduce_local(
     unsafe { t.unpack(&b, inout as *mut u8) };
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(f64, i32)]) -> Vec<u8> {
+        v.iter()
+            .flat_map(|(x, i)| x.to_ne_bytes().into_iter().chain(i.to_ne_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn minloc_takes_the_smaller_value_then_the_smaller_index() {
+        let t = datatype::lookup(MPI_DOUBLE_INT).unwrap();
+        let r = reduction(MPI_MINLOC, MPI_DOUBLE_INT, &t).unwrap();
+        let a = pairs(&[(1.0, 3), (2.0, 0), (5.0, 9)]);
+        let mut b = pairs(&[(1.0, 1), (1.5, 4), (7.0, 2)]);
+        r.op.apply(r.dt, &a, &mut b);
+        assert_eq!(b, pairs(&[(1.0, 1), (1.5, 4), (5.0, 9)]));
+    }
+
+    #[test]
+    fn complex_product_and_undefined_ops() {
+        let t = datatype::lookup(MPI_C_DOUBLE_COMPLEX).unwrap();
+        let r = reduction(MPI_PROD, MPI_C_DOUBLE_COMPLEX, &t).unwrap();
+        let c = |re: f64, im: f64| [re.to_ne_bytes(), im.to_ne_bytes()].concat();
+        let mut b = c(3.0, 4.0);
+        r.op.apply(r.dt, &c(1.0, 2.0), &mut b); // (1+2i)(3+4i) = -5+10i
+        assert_eq!(b, c(-5.0, 10.0));
+        assert!(reduction(MPI_MAX, MPI_C_DOUBLE_COMPLEX, &t).is_err());
+        let f = datatype::lookup(MPI_FLOAT).unwrap();
+        assert_eq!(
+            reduction(MPI_BAND, MPI_FLOAT, &f).err().map(|e| e.class),
+            Some(MPI_ERR_OP)
+        );
+    }
+
+    #[test]
+    fn long_double_sum_goes_through_the_c_helper() {
+        let t = datatype::lookup(MPI_LONG_DOUBLE).unwrap();
+        let r = reduction(MPI_SUM, MPI_LONG_DOUBLE, &t).unwrap();
+        // 80-bit 1.0 and 2.0, stored in 16 bytes (x86-64 long double)
+        let ld = |mant: u64, exp: u16| {
+            let mut v = vec![0u8; 16];
+            v[..8].copy_from_slice(&mant.to_le_bytes());
+            v[8..10].copy_from_slice(&exp.to_le_bytes());
+            v
+        };
+        let one = ld(1 << 63, 0x3fff);
+        let mut two = ld(1 << 63, 0x4000);
+        r.op.apply(r.dt, &one, &mut two);
+        assert_eq!(&two[..10], &ld(3 << 62, 0x4000)[..10]); // 3.0
+    }
+}

@@ -276,6 +276,16 @@ unsafe fn probe(
     Ok(())
 }
 
+/// The receive half of a sendrecv: when the send failed (a bad rank, say), the
+/// receive is cancelled rather than waited for, unless a message already matched it.
+fn finish_sendrecv(sent: R, r: &mut MPI_Request, status: *mut MPI_Status) -> R {
+    if sent.is_err() {
+        let _ = request::cancel(r);
+    }
+    let got = request::wait(r, status);
+    sent.and(got)
+}
+
 fn status_ref<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     if s.is_null() || s as usize == MPI_STATUS_IGNORE {
         return fail(MPI_ERR_ARG, "status is NULL or MPI_STATUS_IGNORE");
@@ -333,8 +343,7 @@ mpi! {
                                     comm: MPI_Comm, status: *mut MPI_Status) {
         let mut r = start_recv(rbuf, rcount, rdt, source, rtag, comm)?;
         let sent = blocking_send(sbuf, scount, sdt, dest, stag, comm, Mode::Standard);
-        let got = request::wait(&mut r, status);
-        sent.and(got)
+        finish_sendrecv(sent, &mut r, status)
     }
 
     fn MPI_Sendrecv_replace / PMPI_Sendrecv_replace(buf: *mut c_void, count: c_int, dt: MPI_Datatype, dest: c_int, stag: c_int,
@@ -344,8 +353,7 @@ mpi! {
         let copy = data(buf, k.count, &k.t).map_err(|f| k.fail(f))?.bytes().to_vec();
         let mut r = start_recv(buf, count, dt, source, rtag, comm)?;
         let sent = blocking_send(copy.as_ptr() as *const c_void, copy.len() as c_int, MPI_BYTE, dest, stag, comm, Mode::Standard);
-        let got = request::wait(&mut r, status);
-        sent.and(got)
+        finish_sendrecv(sent, &mut r, status)
     }
 
     fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {

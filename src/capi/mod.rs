@@ -55,11 +55,7 @@ pub(crate) fn guard(name: &str, f: impl FnOnce() -> Result<c_int>) -> c_int {
             e.code()
         }
         Err(p) => {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = crate::error::panic_text(&*p);
             set_last_error(&format!("{name}: internal error (please report): {what}"));
             FMI_ERR_INTERNAL
         }
