@@ -240,7 +240,7 @@ if [[ $NEGATIVE -eq 1 ]]; then
         printf '%s' "$why" >&2
         die "run 2 (wrong token) did not fail as it should (after ${ELAPSED}s)"
     fi
-    grep -h '^hybrid: .*FAIL' "$WORK"/auth.*.err | sed 's/^/  /'
+    grep -h '^hybrid: .*FAIL' "$WORK"/auth.*.err | sed 's/^/  expected: /'
     say "run 2 passed in ${ELAPSED}s: rank 3 refused with FMI_ERR_AUTH, the job failed" \
         "(mpiexec $RC_MPI, peer 2 $RC_P2, peer 3 $RC_P3)"
 fi
