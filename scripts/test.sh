@@ -222,7 +222,8 @@ stage_mpi() {
 }
 
 stage_mpi_direct() {
-    # The same programs built against the shim itself (fmicc), not MPICH.
+    # The same programs built against the shim itself (fmicc), not MPICH; and what
+    # only the shim does.
     local dir="$WORK/mpi-direct" p n out ref
     mkdir -p "$dir"
     for p in p2p coll; do
@@ -243,6 +244,20 @@ stage_mpi_direct() {
             echo "mpi-direct: $p -n $n ok"
         done
     done
+    # Functions the shim does not implement fail loudly, with LD_PRELOAD over an
+    # MPICH binary too: MPI_ERR_OTHER naming the function, or the end of the job.
+    mpicc -Wall -Wextra -Werror -o "$dir/unsupported" "$REPO/mpi-shim/tests/shim-only/unsupported.c"
+    out=$(env -u LD_LIBRARY_PATH timeout 120 "$PREFIX/bin/fmirun" -n 2 -- \
+        env LD_PRELOAD="$PREFIX/lib/libfmi_mpi.so" "$dir/unsupported")
+    [[ $(grep -c '^unsupported: rank [01] ok$' <<<"$out") -eq 2 ]] ||
+        { echo "mpi-direct: unsupported functions did not fail as they should: $out" >&2; return 1; }
+    if env -u LD_LIBRARY_PATH timeout 120 "$PREFIX/bin/fmirun" -n 2 -- \
+        env LD_PRELOAD="$PREFIX/lib/libfmi_mpi.so" "$dir/unsupported" fatal 2>"$dir/fatal.err"; then
+        echo "mpi-direct: an unsupported call under MPI_ERRORS_ARE_FATAL did not end the job" >&2; return 1
+    fi
+    grep -q 'MPI_Win_create is not supported' "$dir/fatal.err" ||
+        { echo "mpi-direct: no message naming the unsupported function" >&2; cat "$dir/fatal.err" >&2; return 1; }
+    echo "mpi-direct: unsupported functions fail loudly (returned and fatal) ok"
 }
 
 stage_hybrid() {
