@@ -19,6 +19,8 @@ pub struct CommObj {
     pub name: Mutex<String>,
     /// The progress thread of its non-blocking collectives, started on first use.
     pub nbc: Mutex<Option<crate::nbc::Worker>>,
+    /// Cached attributes (keyval, value), in the order they were set.
+    pub attrs: Mutex<Vec<(c_int, usize)>>,
 }
 
 impl CommObj {
@@ -28,6 +30,7 @@ impl CommObj {
             errhandler: Mutex::new(errhandler),
             name: Mutex::new(String::new()),
             nbc: Mutex::new(None),
+            attrs: Mutex::new(Vec::new()),
         }
     }
     pub fn rank(&self) -> c_int {
@@ -84,9 +87,9 @@ pub fn free(h: MPI_Comm) -> R {
             "MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed",
         );
     }
-    let c = COMMS
-        .remove(h)
-        .ok_or_else(|| Fail::new(MPI_ERR_COMM, format!("invalid communicator {h:#x}")))?;
+    let c = get(h)?;
+    crate::attr::delete_all(h, &c)?;
+    COMMS.remove(h);
     crate::nbc::stop(&c);
     Ok(())
 }
@@ -113,6 +116,7 @@ pub fn members(c: &CommObj) -> Vec<u32> {
 static TAG_UB_VALUE: c_int = fmi::comm::TAG_UB;
 static ZERO: c_int = 0;
 static PROC_NULL_VALUE: c_int = MPI_PROC_NULL;
+static ANY_SOURCE_VALUE: c_int = MPI_ANY_SOURCE;
 static UNIVERSE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
 
 mpi! {
@@ -129,7 +133,14 @@ mpi! {
     fn MPI_Comm_dup / PMPI_Comm_dup(comm: MPI_Comm, newcomm: *mut MPI_Comm) {
         let c = get(comm)?;
         let d = c.comm.dup().map_err(|e| Fail::from(e).on(comm))?;
-        out(newcomm, register(d, &c), "newcomm")
+        let h = register(d, &c);
+        if let Some(n) = COMMS.get(h) {
+            if let Err(f) = crate::attr::copy_all(comm, &c, &n) {
+                let _ = free(h);
+                return Err(f);
+            }
+        }
+        out(newcomm, h, "newcomm")
     }
 
     fn MPI_Comm_split / PMPI_Comm_split(comm: MPI_Comm, color: c_int, key: c_int, newcomm: *mut MPI_Comm) {
@@ -276,13 +287,18 @@ fn set_errhandler(comm: MPI_Comm, eh: MPI_Errhandler) -> R {
     Ok(())
 }
 
-/// The predefined attributes of every communicator; user keyvals are not supported
-/// and read as absent.
+/// A cached attribute, or one of the predefined attributes of every communicator.
 fn get_attr(comm: MPI_Comm, key: c_int, value: *mut *const c_int, flag: *mut c_int) -> R {
-    get(comm)?;
+    let c = get(comm)?;
+    if let Some(v) = crate::attr::get(&c, key) {
+        out(value, v as *const c_int, "attribute_val")?;
+        return out(flag, 1, "flag");
+    }
     let v: Option<*const c_int> = match key {
         MPI_TAG_UB => Some(&TAG_UB_VALUE),
-        MPI_HOST | MPI_IO => Some(&PROC_NULL_VALUE),
+        // no host process; every process can do I/O
+        MPI_HOST => Some(&PROC_NULL_VALUE),
+        MPI_IO => Some(&ANY_SOURCE_VALUE),
         MPI_WTIME_IS_GLOBAL | MPI_APPNUM => Some(&ZERO),
         MPI_UNIVERSE_SIZE => Some(UNIVERSE.as_ptr() as *const c_int),
         _ => None,

@@ -60,6 +60,13 @@ fn finalize() -> R {
             "MPI is not initialized, or already finalized",
         );
     }
+    // MPI: MPI_COMM_SELF's attributes are deleted first, as if it were freed, so
+    // libraries can clean up while MPI still works.
+    for h in [MPI_COMM_SELF, MPI_COMM_WORLD] {
+        if let Some(c) = COMMS.get(h) {
+            crate::attr::delete_all(h, &c)?;
+        }
+    }
     crate::request::clear();
     // Every rank's messages of the job are flushed when the world's last
     // communicator goes (FMI's orderly leave).

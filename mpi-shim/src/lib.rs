@@ -9,7 +9,8 @@
 //! loudly through the error handler rather than fall through to the real MPI.
 //!
 //! The rooms: `abi` (types and constants), `errors` (classes, error handlers, the
-//! panic boundary), `handles` (tables behind integer handles), `init` (Init,
+//! panic boundary), `handles` (tables behind integer handles), `attr` (cached
+//! attributes), `init` (Init,
 //! Finalize, launch), `comm` and `group`, `datatype` (built-in and derived types,
 //! packing), `op` (reductions on MPI types), `request` (requests, statuses, wait and
 //! test), `p2p`, `coll` (blocking collectives), `nbc` (non-blocking collectives),
@@ -47,18 +48,20 @@ macro_rules! mpi {
 
 pub mod abi;
 mod args;
+mod attr;
 mod coll;
-mod coll_api;
+pub mod coll_api;
 mod comm;
 mod datatype;
 mod errors;
 mod group;
 mod handles;
 mod init;
+mod large_count;
 mod misc;
 mod nbc;
 mod op;
-mod p2p;
+pub mod p2p;
 mod request;
 mod stubs;
 mod types;
