@@ -11,7 +11,8 @@
 # network namespaces behind NATs, scripts/nat-test.sh; skipped, saying why, without root
 # or `ip netns`), mpi-abi (the shim's header and exports against MPICH's), mpi (MPI
 # programs three ways: MPICH, shim under fmirun, shim under mpiexec), mpi-direct
-# (programs built against the shim with fmicc), hybrid (MPICH and FMI in one process),
+# (programs built against the shim with fmicc), mpi4py (mpi4py from PyPI, built with
+# MPICH's mpicc, on the shim), hybrid (MPICH and FMI in one process),
 # python (the Python package in a fresh virtualenv, scripts/python-test.sh), demo.
 # A stage whose prerequisite failed is skipped; so is a stage that exits 77 (it writes
 # the reason to $WORK/NAME.skip). The last line is
@@ -260,6 +261,11 @@ stage_mpi_direct() {
     echo "mpi-direct: unsupported functions fail loudly (returned and fatal) ok"
 }
 
+stage_mpi4py() {
+    # a third-party MPI library, unmodified, built against MPICH, run on the shim
+    "$REPO/scripts/mpi4py-test.sh" --prefix "$PREFIX"
+}
+
 stage_hybrid() {
     "$REPO/scripts/hybrid-test.sh" --prefix "$PREFIX"
 }
@@ -287,6 +293,7 @@ run_stage pkg-config install
 run_stage mpi-abi install
 run_stage mpi install
 run_stage mpi-direct install
+run_stage mpi4py install
 run_stage hybrid install
 run_stage python install
 run_stage demo install

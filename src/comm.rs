@@ -323,6 +323,33 @@ impl Comm {
         Ok(s.map(|s| translate(&self.group, s)))
     }
 
+    /// Matched probe (MPI_Mprobe/Improbe): the message leaves matching; only
+    /// [`imrecv`](Self::imrecv) receives it.
+    pub fn mprobe(
+        &self,
+        src: i32,
+        tag: i32,
+        block: bool,
+    ) -> Result<Option<(Status, engine::Message)>> {
+        let s = self.live.world.mprobe(
+            self.p2p_ctx(),
+            self.source(src)?,
+            Self::recv_tag(tag)?,
+            &self.group,
+            block,
+        )?;
+        Ok(s.map(|(s, m)| (translate(&self.group, s), m)))
+    }
+
+    /// Receives a message taken by [`mprobe`](Self::mprobe).
+    ///
+    /// # Safety
+    /// `buf` must stay valid and otherwise untouched until the request completes.
+    pub unsafe fn imrecv(&self, m: engine::Message, buf: RawBuf) -> Request {
+        let id = self.live.world.imrecv(m, buf, &self.group);
+        self.request(id)
+    }
+
     // Point to point on the collective context, for `coll`.
 
     pub(crate) fn coll_send(&self, data: &[u8], dest: u32, tag: i32) -> Result<()> {

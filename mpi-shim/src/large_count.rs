@@ -83,6 +83,12 @@ forward! {
     fn MPI_Irecv_c / PMPI_Irecv_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
         PMPI_Irecv(buf, count!(count, "MPI_Irecv_c", comm), dt, source, tag, comm, req)
     }
+    fn MPI_Mrecv_c / PMPI_Mrecv_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, msg: *mut MPI_Message, status: *mut MPI_Status) {
+        PMPI_Mrecv(buf, count!(count, "MPI_Mrecv_c", MPI_COMM_WORLD), dt, msg, status)
+    }
+    fn MPI_Imrecv_c / PMPI_Imrecv_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, msg: *mut MPI_Message, req: *mut MPI_Request) {
+        PMPI_Imrecv(buf, count!(count, "MPI_Imrecv_c", MPI_COMM_WORLD), dt, msg, req)
+    }
     fn MPI_Sendrecv_c / PMPI_Sendrecv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, dest: c_int, stag: c_int,
                                         rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, source: c_int, rtag: c_int,
                                         comm: MPI_Comm, status: *mut MPI_Status) {

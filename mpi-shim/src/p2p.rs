@@ -286,6 +286,97 @@ fn finish_sendrecv(sent: R, r: &mut MPI_Request, status: *mut MPI_Status) -> R {
     sent.and(got)
 }
 
+/// A message taken by a matched probe, waiting for its MPI_Mrecv.
+struct Msg {
+    m: Mutex<Option<fmi::engine::Message>>,
+    comm: MPI_Comm,
+}
+
+static MESSAGES: crate::handles::Table<Msg> = crate::handles::Table::new(0xb000_0000);
+const MPI_MESSAGE_NULL: MPI_Message = 0x2c00_0000;
+const MPI_MESSAGE_NO_PROC: MPI_Message = 0x6c00_0000;
+
+/// MPI_Mprobe / MPI_Improbe (`flag` NULL: block).
+unsafe fn mprobe(
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    flag: *mut c_int,
+    msg: *mut MPI_Message,
+    status: *mut MPI_Status,
+) -> R {
+    let k = Call::new(comm, 0, MPI_BYTE)?;
+    let tag = k.recv_tag(tag)?;
+    let Some(src) = k.source(source)? else {
+        request::fill(status, &Completion::proc_null(), false);
+        if !flag.is_null() {
+            out(flag, 1, "flag")?;
+        }
+        return out(msg, MPI_MESSAGE_NO_PROC, "message");
+    };
+    match k
+        .c
+        .comm
+        .mprobe(src, tag, flag.is_null())
+        .map_err(|e| k.fail(e))?
+    {
+        Some((s, m)) => {
+            let c = Completion {
+                source: s.source,
+                tag: s.tag,
+                bytes: s.bytes as u64,
+                ..Completion::default()
+            };
+            request::fill(status, &c, false);
+            let h = MESSAGES.insert(Msg {
+                m: Mutex::new(Some(m)),
+                comm,
+            });
+            if !flag.is_null() {
+                out(flag, 1, "flag")?;
+            }
+            out(msg, h, "message")
+        }
+        None => out(flag, 0, "flag"),
+    }
+}
+
+/// MPI_Imrecv: starts the receive of a matched message; the handle becomes
+/// MPI_MESSAGE_NULL.
+unsafe fn imrecv(
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    msg: *mut MPI_Message,
+) -> R<MPI_Request> {
+    let h = crate::args::read(msg, "message")?;
+    if h == MPI_MESSAGE_NO_PROC {
+        out(msg, MPI_MESSAGE_NULL, "message")?;
+        return Ok(request::start(Entry {
+            kind: Kind::Done(Completion::proc_null()),
+            comm: MPI_COMM_WORLD,
+        }));
+    }
+    let obj = MESSAGES
+        .remove(h)
+        .ok_or_else(|| Fail::new(MPI_ERR_REQUEST, format!("invalid message {h:#x}")))?;
+    let m = obj
+        .m
+        .lock()
+        .take()
+        .ok_or_else(|| Fail::new(MPI_ERR_REQUEST, "message already received"))?;
+    let k = Call::new(obj.comm, count, dt)?;
+    // SAFETY: the program keeps the buffer valid until the request completes.
+    let mut sink = unsafe { Sink::new(buf, k.count, &k.t) }.map_err(|f| k.fail(f))?;
+    // SAFETY: the sink's memory stays valid until the request completes.
+    let req = unsafe { k.c.comm.imrecv(m, sink.raw()) };
+    out(msg, MPI_MESSAGE_NULL, "message")?;
+    Ok(request::start(Entry {
+        kind: Kind::Recv { req, sink },
+        comm: obj.comm,
+    }))
+}
+
 fn status_ref<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     if s.is_null() || s as usize == MPI_STATUS_IGNORE {
         return fail(MPI_ERR_ARG, "status is NULL or MPI_STATUS_IGNORE");
@@ -365,6 +456,26 @@ mpi! {
             return fail(MPI_ERR_ARG, "flag is NULL");
         }
         probe(source, tag, comm, flag, status)
+    }
+
+    fn MPI_Mprobe / PMPI_Mprobe(source: c_int, tag: c_int, comm: MPI_Comm, msg: *mut MPI_Message, status: *mut MPI_Status) {
+        mprobe(source, tag, comm, std::ptr::null_mut(), msg, status)
+    }
+
+    fn MPI_Improbe / PMPI_Improbe(source: c_int, tag: c_int, comm: MPI_Comm, flag: *mut c_int, msg: *mut MPI_Message, status: *mut MPI_Status) {
+        if flag.is_null() {
+            return fail(MPI_ERR_ARG, "flag is NULL");
+        }
+        mprobe(source, tag, comm, flag, msg, status)
+    }
+
+    fn MPI_Mrecv / PMPI_Mrecv(buf: *mut c_void, count: c_int, dt: MPI_Datatype, msg: *mut MPI_Message, status: *mut MPI_Status) {
+        let mut r = imrecv(buf, count, dt, msg)?;
+        request::wait(&mut r, status)
+    }
+
+    fn MPI_Imrecv / PMPI_Imrecv(buf: *mut c_void, count: c_int, dt: MPI_Datatype, msg: *mut MPI_Message, req: *mut MPI_Request) {
+        out(req, imrecv(buf, count, dt, msg)?, "request")
     }
 
     fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, dt: MPI_Datatype, count: *mut c_int) {

@@ -8,7 +8,7 @@
 //! falls through to another MPI library. And the data objects `mpi.h` declares
 //! `extern`, which programs built against MPICH's or the shim's header link to.
 //!
-//! 459 functions stubbed here; 179 implemented by the shim.
+//! 453 functions stubbed here; 185 implemented by the shim.
 
 use crate::abi::MPI_Comm;
 use crate::errors::unsupported;
@@ -232,9 +232,6 @@ stub!(MPI_Iexscan / PMPI_Iexscan [_, _, _, _, _] comm);
 stub!(MPI_Iexscan_c / PMPI_Iexscan_c [_, _, _, _, _] comm);
 stub!(MPI_Igatherv / PMPI_Igatherv [_, _, _, _, _, _, _, _] comm);
 stub!(MPI_Igatherv_c / PMPI_Igatherv_c [_, _, _, _, _, _, _, _] comm);
-stub!(MPI_Improbe / PMPI_Improbe [_, _] comm);
-stub!(MPI_Imrecv / PMPI_Imrecv);
-stub!(MPI_Imrecv_c / PMPI_Imrecv_c);
 stub!(MPI_Ineighbor_allgather / PMPI_Ineighbor_allgather [_, _, _, _, _, _] comm);
 stub!(MPI_Ineighbor_allgather_c / PMPI_Ineighbor_allgather_c [_, _, _, _, _, _] comm);
 stub!(MPI_Ineighbor_allgatherv / PMPI_Ineighbor_allgatherv [_, _, _, _, _, _, _] comm);
@@ -272,9 +269,6 @@ stub!(MPI_Isendrecv_c / PMPI_Isendrecv_c [_, _, _, _, _, _, _, _, _, _] comm);
 stub!(MPI_Isendrecv_replace / PMPI_Isendrecv_replace [_, _, _, _, _, _, _] comm);
 stub!(MPI_Isendrecv_replace_c / PMPI_Isendrecv_replace_c [_, _, _, _, _, _, _] comm);
 stub!(MPI_Lookup_name / PMPI_Lookup_name);
-stub!(MPI_Mprobe / PMPI_Mprobe [_, _] comm);
-stub!(MPI_Mrecv / PMPI_Mrecv);
-stub!(MPI_Mrecv_c / PMPI_Mrecv_c);
 stub!(MPI_Neighbor_allgather / PMPI_Neighbor_allgather [_, _, _, _, _, _] comm);
 stub!(MPI_Neighbor_allgather_c / PMPI_Neighbor_allgather_c [_, _, _, _, _, _] comm);
 stub!(MPI_Neighbor_allgather_init / PMPI_Neighbor_allgather_init [_, _, _, _, _, _] comm);

@@ -74,6 +74,10 @@ pub const WORLD_CTX: u32 = 0;
 pub const SELF_CTX: u32 = 2;
 const FIRST_FREE_CTX: u32 = 4;
 
+/// A message taken out of matching by [`World::mprobe`].
+#[derive(Debug)]
+pub struct Message(matching::Unexpected);
+
 /// Handle of a request inside its world.
 pub type ReqId = usize;
 
@@ -570,20 +574,7 @@ impl World {
             None,
         );
         if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
-            match u.body {
-                Body::Eager(v) => {
-                    let n = v.len().min(buf.len());
-                    buf.write_at(0, &v[..n]);
-                    st.core.complete_recv(id, u.src, u.tag, v.len() as u64);
-                }
-                Body::Rts { token, len } => st.accept_rts(id, u.src, u.tag, token, len),
-                Body::SelfSync { data, send } => {
-                    let n = data.len().min(buf.len());
-                    buf.write_at(0, &data[..n]);
-                    st.core.complete_recv(id, u.src, u.tag, data.len() as u64);
-                    st.core.complete_self_send(send, u.tag, data.len());
-                }
-            }
+            st.receive_unexpected(id, u, buf);
             return Ok(id);
         }
         // A collective needs every member, so any loss fails its receives.
@@ -681,6 +672,59 @@ impl World {
         false
     }
 
+    /// A matched probe (MPI_Mprobe/Improbe): like [`probe`](Self::probe), but the
+    /// message found leaves matching, so that only [`imrecv`](Self::imrecv) with
+    /// the returned [`Message`] can receive it.
+    pub fn mprobe(
+        &self,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        group: &Arc<Group>,
+        block: bool,
+    ) -> Result<Option<(Status, Message)>> {
+        if src != ANY {
+            self.state.lock().check_rank(src as u32)?;
+        }
+        let take = |st: &mut State| -> Option<Result<(Status, Message)>> {
+            if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
+                let s = Status {
+                    source: u.src,
+                    tag: u.tag,
+                    bytes: u.body.msg_len() as usize,
+                    error: None,
+                };
+                return Some(Ok((s, Message(u))));
+            }
+            st.core.lost_error_for(src, group).map(Err)
+        };
+        let mut st = self.state.lock();
+        st.progress(Some(Duration::ZERO));
+        if let Some(r) = take(&mut st) {
+            return r.map(Some);
+        }
+        drop(st);
+        if !block {
+            return Ok(None);
+        }
+        self.wait_for(self.deadline(), &|| "matched probe".to_string(), take)?
+            .map(Some)
+    }
+
+    /// Starts the receive of a message taken by [`mprobe`](Self::mprobe).
+    pub fn imrecv(&self, m: Message, buf: RawBuf, group: &Arc<Group>) -> ReqId {
+        let mut st = self.state.lock();
+        let id = st.core.new_req(
+            ReqKind::Recv {
+                buf,
+                group: group.clone(),
+            },
+            None,
+        );
+        st.receive_unexpected(id, m.0, buf);
+        id
+    }
+
     /// Looks for a matching message; blocks until there is one when `block`.
     pub fn probe(
         &self,
@@ -776,6 +820,26 @@ impl World {
         log::error!("rank {} called FMI_Abort({code})", self.rank);
         crate::bootstrap::launcher_abort(code, &format!("rank {} aborted", self.rank));
         exit_aborting(code)
+    }
+}
+
+impl State {
+    /// Receive `id` (into `buf`) takes a message that arrived before it.
+    fn receive_unexpected(&mut self, id: ReqId, u: matching::Unexpected, buf: RawBuf) {
+        match u.body {
+            Body::Eager(v) => {
+                let n = v.len().min(buf.len());
+                buf.write_at(0, &v[..n]);
+                self.core.complete_recv(id, u.src, u.tag, v.len() as u64);
+            }
+            Body::Rts { token, len } => self.accept_rts(id, u.src, u.tag, token, len),
+            Body::SelfSync { data, send } => {
+                let n = data.len().min(buf.len());
+                buf.write_at(0, &data[..n]);
+                self.core.complete_recv(id, u.src, u.tag, data.len() as u64);
+                self.core.complete_self_send(send, u.tag, data.len());
+            }
+        }
     }
 }
 
