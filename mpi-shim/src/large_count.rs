@@ -83,6 +83,31 @@ forward! {
     fn MPI_Irecv_c / PMPI_Irecv_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
         PMPI_Irecv(buf, count!(count, "MPI_Irecv_c", comm), dt, source, tag, comm, req)
     }
+    fn MPI_Send_init_c / PMPI_Send_init_c(buf: *const c_void, count: MPI_Count, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Send_init(buf, count!(count, "MPI_Send_init_c", comm), dt, dest, tag, comm, req)
+    }
+    fn MPI_Ssend_init_c / PMPI_Ssend_init_c(buf: *const c_void, count: MPI_Count, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Ssend_init(buf, count!(count, "MPI_Ssend_init_c", comm), dt, dest, tag, comm, req)
+    }
+    fn MPI_Rsend_init_c / PMPI_Rsend_init_c(buf: *const c_void, count: MPI_Count, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Rsend_init(buf, count!(count, "MPI_Rsend_init_c", comm), dt, dest, tag, comm, req)
+    }
+    fn MPI_Bsend_init_c / PMPI_Bsend_init_c(buf: *const c_void, count: MPI_Count, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Bsend_init(buf, count!(count, "MPI_Bsend_init_c", comm), dt, dest, tag, comm, req)
+    }
+    fn MPI_Recv_init_c / PMPI_Recv_init_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Recv_init(buf, count!(count, "MPI_Recv_init_c", comm), dt, source, tag, comm, req)
+    }
+    fn MPI_Isendrecv_c / PMPI_Isendrecv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, dest: c_int, stag: c_int,
+                                          rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, source: c_int, rtag: c_int,
+                                          comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r) = (count!(scount, "MPI_Isendrecv_c", comm), count!(rcount, "MPI_Isendrecv_c", comm));
+        PMPI_Isendrecv(sbuf, s, sdt, dest, stag, rbuf, r, rdt, source, rtag, comm, req)
+    }
+    fn MPI_Isendrecv_replace_c / PMPI_Isendrecv_replace_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, dest: c_int, stag: c_int,
+                                                          source: c_int, rtag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Isendrecv_replace(buf, count!(count, "MPI_Isendrecv_replace_c", comm), dt, dest, stag, source, rtag, comm, req)
+    }
     fn MPI_Mrecv_c / PMPI_Mrecv_c(buf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, msg: *mut MPI_Message, status: *mut MPI_Status) {
         PMPI_Mrecv(buf, count!(count, "MPI_Mrecv_c", MPI_COMM_WORLD), dt, msg, status)
     }

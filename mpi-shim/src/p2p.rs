@@ -97,13 +97,25 @@ unsafe fn start_send(
     comm: MPI_Comm,
     mode: Mode,
 ) -> R<MPI_Request> {
+    // SAFETY: forwarded.
+    let kind = unsafe { send_kind(buf, count, dt, dest, tag, comm, mode)? };
+    Ok(request::start(Entry { kind, comm }))
+}
+
+/// Starts a send of any mode; what its request waits for.
+unsafe fn send_kind(
+    buf: *const c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Mode,
+) -> R<Kind> {
     let k = Call::new(comm, count, dt)?;
     let tag = k.send_tag(tag)?;
     let Some(dest) = k.dest(dest)? else {
-        return Ok(request::start(Entry {
-            kind: Kind::Done(Completion::empty()),
-            comm,
-        }));
+        return Ok(Kind::Done(Completion::empty()));
     };
     // SAFETY: the program keeps the buffer valid until the request completes.
     let d = unsafe { data(buf, k.count, &k.t) }.map_err(|f| k.fail(f))?;
@@ -141,10 +153,7 @@ unsafe fn start_send(
         }
     }
     .map_err(|e| k.fail(e))?;
-    Ok(request::start(Entry {
-        kind: Kind::Send { req, keep },
-        comm,
-    }))
+    Ok(Kind::Send { req, keep })
 }
 
 unsafe fn blocking_send(
@@ -184,22 +193,87 @@ unsafe fn start_recv(
     tag: c_int,
     comm: MPI_Comm,
 ) -> R<MPI_Request> {
+    // SAFETY: forwarded.
+    let kind = unsafe { recv_kind(buf, count, dt, source, tag, comm)? };
+    Ok(request::start(Entry { kind, comm }))
+}
+
+/// Starts a receive; what its request waits for.
+unsafe fn recv_kind(
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+) -> R<Kind> {
     let k = Call::new(comm, count, dt)?;
     let tag = k.recv_tag(tag)?;
     let Some(src) = k.source(source)? else {
-        return Ok(request::start(Entry {
-            kind: Kind::Done(Completion::proc_null()),
-            comm,
-        }));
+        return Ok(Kind::Done(Completion::proc_null()));
     };
     // SAFETY: the program keeps the buffer valid until the request completes.
     let mut sink = unsafe { Sink::new(buf, k.count, &k.t) }.map_err(|f| k.fail(f))?;
     // SAFETY: the sink's memory stays valid until the request completes.
     let req = unsafe { k.c.comm.irecv(sink.raw(), src, tag) }.map_err(|e| k.fail(e))?;
-    Ok(request::start(Entry {
-        kind: Kind::Recv { req, sink },
-        comm,
-    }))
+    Ok(Kind::Recv { req, sink })
+}
+
+/// A persistent send: checked now, started by each MPI_Start.
+#[allow(clippy::too_many_arguments)]
+unsafe fn send_init(
+    buf: *const c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    dest: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    mode: Mode,
+    req: *mut MPI_Request,
+) -> R {
+    let k = Call::new(comm, count, dt)?;
+    k.send_tag(tag)?;
+    k.dest(dest)?;
+    let b = crate::nbc::P::of(buf);
+    let start = move || {
+        // SAFETY: MPI makes the program keep the buffer valid while the
+        // persistent request lives.
+        let kind = unsafe { send_kind(b.c(), count, dt, dest, tag, comm, mode)? };
+        if mode == Mode::Buffered {
+            // the data is copied: the operation is complete for the program
+            request::detach(Entry { kind, comm });
+            return Ok(Kind::Done(Completion::empty()));
+        }
+        Ok(kind)
+    };
+    let kind = Kind::Persistent {
+        start: std::sync::Arc::new(start),
+        active: None,
+    };
+    out(req, request::start(Entry { kind, comm }), "request")
+}
+
+/// A persistent receive.
+unsafe fn recv_init(
+    buf: *mut c_void,
+    count: c_int,
+    dt: MPI_Datatype,
+    source: c_int,
+    tag: c_int,
+    comm: MPI_Comm,
+    req: *mut MPI_Request,
+) -> R {
+    let k = Call::new(comm, count, dt)?;
+    k.recv_tag(tag)?;
+    k.source(source)?;
+    let b = crate::nbc::P::of(buf as *const c_void);
+    // SAFETY: as in `send_init`.
+    let start = move || unsafe { recv_kind(b.m(), count, dt, source, tag, comm) };
+    let kind = Kind::Persistent {
+        start: std::sync::Arc::new(start),
+        active: None,
+    };
+    out(req, request::start(Entry { kind, comm }), "request")
 }
 
 unsafe fn blocking_recv(
@@ -284,6 +358,21 @@ fn finish_sendrecv(sent: R, r: &mut MPI_Request, status: *mut MPI_Status) -> R {
     }
     let got = request::wait(r, status);
     sent.and(got)
+}
+
+fn attach(buf: *mut c_void, size: usize) -> R {
+    let mut a = ATTACHED.lock();
+    if a.is_some() {
+        return fail(MPI_ERR_BUFFER, "a buffer is already attached");
+    }
+    *a = Some((buf as usize, size));
+    Ok(())
+}
+
+/// Detaches the buffer once the buffered messages have gone, as MPI says.
+fn detach() -> (usize, usize) {
+    request::drain_detached(std::time::Duration::from_secs(3600));
+    ATTACHED.lock().take().unwrap_or((0, 0))
 }
 
 /// A message taken by a matched probe, waiting for its MPI_Mrecv.
@@ -447,6 +536,62 @@ mpi! {
         finish_sendrecv(sent, &mut r, status)
     }
 
+    fn MPI_Isendrecv / PMPI_Isendrecv(sbuf: *const c_void, scount: c_int, sdt: MPI_Datatype, dest: c_int, stag: c_int,
+                                      rbuf: *mut c_void, rcount: c_int, rdt: MPI_Datatype, source: c_int, rtag: c_int,
+                                      comm: MPI_Comm, req: *mut MPI_Request) {
+        let recv = recv_kind(rbuf, rcount, rdt, source, rtag, comm)?;
+        let send = send_kind(sbuf, scount, sdt, dest, stag, comm, Mode::Standard)?;
+        let kind = Kind::Pair(Box::new(recv), Box::new(send));
+        out(req, request::start(Entry { kind, comm }), "request")
+    }
+
+    fn MPI_Isendrecv_replace / PMPI_Isendrecv_replace(buf: *mut c_void, count: c_int, dt: MPI_Datatype, dest: c_int, stag: c_int,
+                                                      source: c_int, rtag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        let k = Call::new(comm, count, dt)?;
+        // The outgoing data is copied first (the copy travels with the request), so
+        // the receive may land in place.
+        let copy = data(buf, k.count, &k.t).map_err(|f| k.fail(f))?.bytes().to_vec();
+        let recv = recv_kind(buf, count, dt, source, rtag, comm)?;
+        let send = match send_kind(copy.as_ptr() as *const c_void, copy.len() as c_int, MPI_BYTE, dest, stag, comm, Mode::Standard)? {
+            Kind::Send { req, .. } => Kind::Send { req, keep: Some(copy) },
+            k => k,
+        };
+        let kind = Kind::Pair(Box::new(recv), Box::new(send));
+        out(req, request::start(Entry { kind, comm }), "request")
+    }
+
+    fn MPI_Send_init / PMPI_Send_init(buf: *const c_void, count: c_int, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        send_init(buf, count, dt, dest, tag, comm, Mode::Standard, req)
+    }
+
+    fn MPI_Rsend_init / PMPI_Rsend_init(buf: *const c_void, count: c_int, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        send_init(buf, count, dt, dest, tag, comm, Mode::Standard, req)
+    }
+
+    fn MPI_Ssend_init / PMPI_Ssend_init(buf: *const c_void, count: c_int, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        send_init(buf, count, dt, dest, tag, comm, Mode::Sync, req)
+    }
+
+    fn MPI_Bsend_init / PMPI_Bsend_init(buf: *const c_void, count: c_int, dt: MPI_Datatype, dest: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        send_init(buf, count, dt, dest, tag, comm, Mode::Buffered, req)
+    }
+
+    fn MPI_Recv_init / PMPI_Recv_init(buf: *mut c_void, count: c_int, dt: MPI_Datatype, source: c_int, tag: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        recv_init(buf, count, dt, source, tag, comm, req)
+    }
+
+    fn MPI_Start / PMPI_Start(req: *mut MPI_Request) {
+        request::start_persistent(crate::args::read(req, "request")?)
+    }
+
+    fn MPI_Startall / PMPI_Startall(n: c_int, reqs: *mut MPI_Request) {
+        let n = crate::args::nonneg(n, "count")?;
+        for &h in crate::args::array(reqs, n, "requests")? {
+            request::start_persistent(h)?;
+        }
+        Ok(())
+    }
+
     fn MPI_Probe / PMPI_Probe(source: c_int, tag: c_int, comm: MPI_Comm, status: *mut MPI_Status) {
         probe(source, tag, comm, std::ptr::null_mut(), status)
     }
@@ -503,21 +648,24 @@ mpi! {
     }
 
     fn MPI_Buffer_attach / PMPI_Buffer_attach(buf: *mut c_void, size: c_int) {
-        let size = crate::args::nonneg(size, "size")?;
-        let mut a = ATTACHED.lock();
-        if a.is_some() {
-            return fail(MPI_ERR_BUFFER, "a buffer is already attached");
-        }
-        *a = Some((buf as usize, size));
-        Ok(())
+        attach(buf, crate::args::nonneg(size, "size")?)
+    }
+
+    fn MPI_Buffer_attach_c / PMPI_Buffer_attach_c(buf: *mut c_void, size: MPI_Count) {
+        let size = usize::try_from(size).map_err(|_| Fail::new(MPI_ERR_ARG, format!("size {size} is negative")))?;
+        attach(buf, size)
     }
 
     fn MPI_Buffer_detach / PMPI_Buffer_detach(buf: *mut *mut c_void, size: *mut c_int) {
-        // MPI: detaching waits until the buffered messages have gone.
-        request::drain_detached(std::time::Duration::from_secs(3600));
-        let (p, n) = ATTACHED.lock().take().unwrap_or((0, 0));
+        let (p, n) = detach();
         out(buf, p as *mut c_void, "buffer")?;
-        out(size, n as c_int, "size")
+        out(size, c_int::try_from(n).unwrap_or(c_int::MAX), "size")
+    }
+
+    fn MPI_Buffer_detach_c / PMPI_Buffer_detach_c(buf: *mut *mut c_void, size: *mut MPI_Count) {
+        let (p, n) = detach();
+        out(buf, p as *mut c_void, "buffer")?;
+        out(size, n as MPI_Count, "size")
     }
 
     fn MPI_Wait / PMPI_Wait(req: *mut MPI_Request, status: *mut MPI_Status) {
@@ -553,6 +701,10 @@ mpi! {
 
     fn MPI_Testsome / PMPI_Testsome(n: c_int, reqs: *mut MPI_Request, outcount: *mut c_int, indices: *mut c_int, statuses: *mut MPI_Status) {
         request::some(n, reqs, outcount, indices, statuses, false)
+    }
+
+    fn MPI_Request_get_status / PMPI_Request_get_status(req: MPI_Request, flag: *mut c_int, status: *mut MPI_Status) {
+        request::get_status(req, flag, status)
     }
 
     fn MPI_Request_free / PMPI_Request_free(req: *mut MPI_Request) {

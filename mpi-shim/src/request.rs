@@ -82,7 +82,18 @@ pub enum Kind {
     Done(Completion),
     /// A non-blocking collective, run by the communicator's progress thread.
     Nbc(std::sync::Arc<crate::nbc::Done>),
+    /// MPI_Isendrecv: both halves; the receive's completion is the request's.
+    Pair(Box<Kind>, Box<Kind>),
+    /// A persistent request (MPI_Send_init ...): `start` begins one operation,
+    /// `active` is the one under way. It keeps its handle when it completes.
+    Persistent {
+        start: std::sync::Arc<Starter>,
+        active: Option<Box<Kind>>,
+    },
 }
+
+/// What MPI_Start does for a persistent request.
+pub type Starter = dyn Fn() -> R<Kind> + Send + Sync;
 
 pub struct Entry {
     pub kind: Kind,
@@ -133,9 +144,9 @@ fn release(h: MPI_Request) {
     }
 }
 
-/// Waits for an entry to complete.
-fn wait_entry(e: Entry) -> Completion {
-    match e.kind {
+/// Waits for an operation to complete.
+fn wait_kind(k: Kind) -> Completion {
+    match k {
         Kind::Recv { req, sink } => match req.wait() {
             Ok(s) => {
                 let c = Completion::from_fmi(s);
@@ -153,41 +164,182 @@ fn wait_entry(e: Entry) -> Completion {
         }
         Kind::Done(c) => c,
         Kind::Nbc(d) => d.wait(),
+        Kind::Pair(recv, send) => {
+            let s = wait_kind(*send);
+            let r = wait_kind(*recv);
+            if s.error != MPI_SUCCESS && r.error == MPI_SUCCESS {
+                return Completion {
+                    error: s.error,
+                    msg: s.msg,
+                    ..r
+                };
+            }
+            r
+        }
+        Kind::Persistent { active, .. } => active.map_or_else(Completion::empty, |k| wait_kind(*k)),
     }
 }
 
-/// Tests an entry: its completion, or the entry back while pending.
-fn test_entry(e: Entry) -> Result<Completion, Entry> {
-    let comm = e.comm;
-    match e.kind {
+/// Tests an operation: its completion, or the operation back while pending.
+fn test_kind(k: Kind) -> Result<Completion, Kind> {
+    match k {
         Kind::Recv { req, sink } => match req.test() {
             Ok(Ok(s)) => {
                 let c = Completion::from_fmi(s);
                 sink.finish(c.bytes as usize);
                 Ok(c)
             }
-            Ok(Err(req)) => Err(Entry {
-                kind: Kind::Recv { req, sink },
-                comm,
-            }),
+            Ok(Err(req)) => Err(Kind::Recv { req, sink }),
             Err(err) => Ok(Completion::failed(err.into())),
         },
         Kind::Send { req, keep } => match req.test() {
             Ok(Ok(s)) => Ok(Completion::from_fmi(s)),
-            Ok(Err(req)) => Err(Entry {
-                kind: Kind::Send { req, keep },
-                comm,
-            }),
+            Ok(Err(req)) => Err(Kind::Send { req, keep }),
             Err(err) => Ok(Completion::failed(err.into())),
         },
         Kind::Done(c) => Ok(c),
-        Kind::Nbc(d) => match d.test() {
-            Some(c) => Ok(c),
-            None => Err(Entry {
-                kind: Kind::Nbc(d),
-                comm,
+        Kind::Nbc(d) => d.test().ok_or(Kind::Nbc(d)),
+        Kind::Pair(recv, send) => {
+            let send = test_kind(*send).map_or_else(|k| k, Kind::Done);
+            let recv = test_kind(*recv).map_or_else(|k| k, Kind::Done);
+            match (recv, send) {
+                (Kind::Done(r), Kind::Done(s)) => Ok(wait_kind(Kind::Pair(
+                    Box::new(Kind::Done(r)),
+                    Box::new(Kind::Done(s)),
+                ))),
+                (r, s) => Err(Kind::Pair(Box::new(r), Box::new(s))),
+            }
+        }
+        Kind::Persistent { start, active } => match active {
+            None => Ok(Completion::empty()),
+            Some(k) => test_kind(*k).map_err(|k| Kind::Persistent {
+                start,
+                active: Some(Box::new(k)),
             }),
         },
+    }
+}
+
+fn test_entry(e: Entry) -> Result<Completion, Entry> {
+    let comm = e.comm;
+    test_kind(e.kind).map_err(|kind| Entry { kind, comm })
+}
+
+/// Whether a handle is null or an inactive persistent request, which the
+/// wait/test family treat alike.
+fn inert(h: MPI_Request) -> bool {
+    if h == MPI_REQUEST_NULL {
+        return true;
+    }
+    key(h).is_some_and(|k| {
+        matches!(
+            REQS.lock().get(k),
+            Some(Some(Entry {
+                kind: Kind::Persistent { active: None, .. },
+                ..
+            }))
+        )
+    })
+}
+
+/// Completes (`block`) or tests request `*h`; None while it is pending. A finished
+/// request is freed and `*h` becomes MPI_REQUEST_NULL; a persistent one becomes
+/// inactive and keeps its handle.
+fn step(h: &mut MPI_Request, block: bool) -> R<Option<(Completion, MPI_Comm)>> {
+    if *h == MPI_REQUEST_NULL {
+        return Ok(Some((Completion::empty(), MPI_COMM_WORLD)));
+    }
+    let e = take(*h)?;
+    let comm = e.comm;
+    match e.kind {
+        Kind::Persistent { start, active } => {
+            let Some(k) = active else {
+                put_back(
+                    *h,
+                    Entry {
+                        kind: Kind::Persistent {
+                            start,
+                            active: None,
+                        },
+                        comm,
+                    },
+                );
+                return Ok(Some((Completion::empty(), comm)));
+            };
+            let r = if block {
+                Ok(wait_kind(*k))
+            } else {
+                test_kind(*k)
+            };
+            let (active, done) = match r {
+                Ok(c) => (None, Some((c, comm))),
+                Err(k) => (Some(Box::new(k)), None),
+            };
+            put_back(
+                *h,
+                Entry {
+                    kind: Kind::Persistent { start, active },
+                    comm,
+                },
+            );
+            Ok(done)
+        }
+        kind => {
+            let r = if block {
+                Ok(wait_kind(kind))
+            } else {
+                test_kind(kind)
+            };
+            match r {
+                Ok(c) => {
+                    release(*h);
+                    *h = MPI_REQUEST_NULL;
+                    Ok(Some((c, comm)))
+                }
+                Err(kind) => {
+                    put_back(*h, Entry { kind, comm });
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// MPI_Start: begins the next operation of a persistent request.
+pub fn start_persistent(h: MPI_Request) -> R {
+    let e = take(h)?;
+    let comm = e.comm;
+    match e.kind {
+        Kind::Persistent {
+            start,
+            active: None,
+        } => {
+            let (active, r) = match start() {
+                Ok(k) => (Some(Box::new(k)), Ok(())),
+                Err(f) => (None, Err(f)),
+            };
+            put_back(
+                h,
+                Entry {
+                    kind: Kind::Persistent { start, active },
+                    comm,
+                },
+            );
+            r
+        }
+        kind => {
+            let active = matches!(kind, Kind::Persistent { .. });
+            put_back(h, Entry { kind, comm });
+            Err(Fail::new(
+                MPI_ERR_REQUEST,
+                if active {
+                    "MPI_Start on a persistent request that is still active"
+                } else {
+                    "MPI_Start on a request that is not persistent"
+                },
+            )
+            .on(comm))
+        }
     }
 }
 
@@ -278,41 +430,25 @@ fn result_of(c: &Completion, comm: MPI_Comm) -> R {
 
 /// MPI_Wait on one handle.
 pub fn wait(h: *mut MPI_Request, status: *mut MPI_Status) -> R {
-    let hv = crate::args::read(h, "request")?;
-    if hv == MPI_REQUEST_NULL {
-        fill(status, &Completion::empty(), false);
-        return Ok(());
-    }
-    let e = take(hv)?;
-    let comm = e.comm;
-    let c = wait_entry(e);
-    release(hv);
-    out(h, MPI_REQUEST_NULL, "request")?;
+    let mut hv = crate::args::read(h, "request")?;
+    let done = step(&mut hv, true)?;
+    out(h, hv, "request")?;
+    let (c, comm) = done.unwrap_or((Completion::empty(), MPI_COMM_WORLD));
     fill(status, &c, false);
     result_of(&c, comm)
 }
 
 /// MPI_Test on one handle.
 pub fn test(h: *mut MPI_Request, flag: *mut c_int, status: *mut MPI_Status) -> R {
-    let hv = crate::args::read(h, "request")?;
-    if hv == MPI_REQUEST_NULL {
-        fill(status, &Completion::empty(), false);
-        return out(flag, 1, "flag");
-    }
-    let e = take(hv)?;
-    let comm = e.comm;
-    match test_entry(e) {
-        Ok(c) => {
-            release(hv);
-            out(h, MPI_REQUEST_NULL, "request")?;
+    let mut hv = crate::args::read(h, "request")?;
+    match step(&mut hv, false)? {
+        Some((c, comm)) => {
+            out(h, hv, "request")?;
             out(flag, 1, "flag")?;
             fill(status, &c, false);
             result_of(&c, comm)
         }
-        Err(e) => {
-            put_back(hv, e);
-            out(flag, 0, "flag")
-        }
+        None => out(flag, 0, "flag"),
     }
 }
 
@@ -332,18 +468,10 @@ fn finish_all(
 ) -> R<bool> {
     let mut failed = false;
     for (i, h) in reqs.iter_mut().enumerate() {
-        let s = status_at(statuses, i);
-        if *h == MPI_REQUEST_NULL {
-            fill(s, &Completion::empty(), true);
-            continue;
-        }
-        let e = take(*h)?;
-        comms.push(e.comm);
-        let c = wait_entry(e);
-        release(*h);
-        *h = MPI_REQUEST_NULL;
+        let (c, comm) = step(h, true)?.unwrap_or((Completion::empty(), MPI_COMM_WORLD));
+        comms.push(comm);
         failed |= c.error != MPI_SUCCESS;
-        fill(s, &c, true);
+        fill(status_at(statuses, i), &c, true);
     }
     Ok(failed)
 }
@@ -362,51 +490,72 @@ pub fn waitall(n: c_int, reqs: *mut MPI_Request, statuses: *mut MPI_Status) -> R
 pub fn testall(n: c_int, reqs: *mut MPI_Request, flag: *mut c_int, statuses: *mut MPI_Status) -> R {
     let n = crate::args::nonneg(n, "count")?;
     let reqs = array_mut(reqs, n, "requests")?;
-    // Done only if every request is: test each without completing any.
+    // Done only if every request is: what finishes meanwhile is kept as done.
+    let mut all = true;
     for &h in reqs.iter() {
-        if h == MPI_REQUEST_NULL {
-            continue;
-        }
-        let e = take(h)?;
-        let comm = e.comm;
-        let done = match test_entry(e) {
-            Ok(c) => Entry {
-                kind: Kind::Done(c),
-                comm,
-            },
-            Err(e) => {
-                put_back(h, e);
-                return out(flag, 0, "flag");
-            }
-        };
-        put_back(h, done);
+        all &= settle(h)?;
+    }
+    if !all {
+        return out(flag, 0, "flag");
     }
     out(flag, 1, "flag")?;
     waitall(n as c_int, reqs.as_mut_ptr(), statuses)
 }
 
+/// Tests `h` and keeps a completion in place (as a finished operation) without
+/// freeing the request: true when it is complete (or null, or inactive).
+fn settle(h: MPI_Request) -> R<bool> {
+    if h == MPI_REQUEST_NULL {
+        return Ok(true);
+    }
+    let e = take(h)?;
+    let comm = e.comm;
+    let (kind, done) = match e.kind {
+        Kind::Persistent {
+            start,
+            active: Some(k),
+        } => match test_kind(*k) {
+            Ok(c) => (
+                Kind::Persistent {
+                    start,
+                    active: Some(Box::new(Kind::Done(c))),
+                },
+                true,
+            ),
+            Err(k) => (
+                Kind::Persistent {
+                    start,
+                    active: Some(Box::new(k)),
+                },
+                false,
+            ),
+        },
+        k @ Kind::Persistent { active: None, .. } => (k, true),
+        k => match test_kind(k) {
+            Ok(c) => (Kind::Done(c), true),
+            Err(k) => (k, false),
+        },
+    };
+    put_back(h, Entry { kind, comm });
+    Ok(done)
+}
+
 /// One pass over `reqs`: completes those that are done (all of them, or the first
-/// when `one`); returns their indices, or None when every handle is null.
+/// when `one`); returns their indices, or None when every handle is null or an
+/// inactive persistent request.
 fn sweep(reqs: &mut [MPI_Request], one: bool) -> R<Option<Vec<(usize, Completion, MPI_Comm)>>> {
     let mut done = Vec::new();
     let mut active = false;
     for (i, h) in reqs.iter_mut().enumerate() {
-        if *h == MPI_REQUEST_NULL {
+        if inert(*h) {
             continue;
         }
         active = true;
-        let e = take(*h)?;
-        let comm = e.comm;
-        match test_entry(e) {
-            Ok(c) => {
-                release(*h);
-                *h = MPI_REQUEST_NULL;
-                done.push((i, c, comm));
-                if one {
-                    break;
-                }
+        if let Some((c, comm)) = step(h, false)? {
+            done.push((i, c, comm));
+            if one {
+                break;
             }
-            Err(e) => put_back(*h, e),
         }
     }
     Ok(active.then_some(done))
@@ -503,6 +652,33 @@ pub fn some(
     }
 }
 
+/// MPI_Request_get_status: like MPI_Test, but a complete request stays allocated
+/// (complete) until MPI_Wait, MPI_Test or MPI_Request_free frees it.
+pub fn get_status(h: MPI_Request, flag: *mut c_int, status: *mut MPI_Status) -> R {
+    if !settle(h)? {
+        return out(flag, 0, "flag");
+    }
+    let c = if h == MPI_REQUEST_NULL {
+        Completion::empty()
+    } else {
+        let e = take(h)?;
+        let c = match &e.kind {
+            Kind::Done(c) => c.clone(),
+            Kind::Persistent {
+                active: Some(k), ..
+            } => match &**k {
+                Kind::Done(c) => c.clone(),
+                _ => Completion::empty(),
+            },
+            _ => Completion::empty(),
+        };
+        put_back(h, e);
+        c
+    };
+    fill(status, &c, false);
+    out(flag, 1, "flag")
+}
+
 /// MPI_Request_free: the operation goes on in the background.
 pub fn free(h: *mut MPI_Request) -> R {
     let hv = crate::args::read(h, "request")?;
@@ -511,7 +687,16 @@ pub fn free(h: *mut MPI_Request) -> R {
     }
     let e = take(hv)?;
     release(hv);
-    detach(e);
+    match e.kind {
+        Kind::Persistent {
+            active: Some(k), ..
+        } => detach(Entry {
+            kind: *k,
+            comm: e.comm,
+        }),
+        Kind::Persistent { active: None, .. } => {}
+        _ => detach(e),
+    }
     out(h, MPI_REQUEST_NULL, "request")
 }
 
@@ -525,6 +710,21 @@ pub fn cancel(h: *mut MPI_Request) -> R {
     let e = take(hv)?;
     let comm = e.comm;
     let back = match e.kind {
+        Kind::Persistent {
+            start,
+            active: Some(k),
+        } => Kind::Persistent {
+            start,
+            active: Some(Box::new(cancel_kind(*k))),
+        },
+        k => cancel_kind(k),
+    };
+    put_back(hv, Entry { kind: back, comm });
+    Ok(())
+}
+
+fn cancel_kind(k: Kind) -> Kind {
+    match k {
         Kind::Recv { req, sink } => match req.cancel_unmatched() {
             Ok(()) => Kind::Done(Completion {
                 cancelled: true,
@@ -533,9 +733,7 @@ pub fn cancel(h: *mut MPI_Request) -> R {
             Err(req) => Kind::Recv { req, sink },
         },
         k => k,
-    };
-    put_back(hv, Entry { kind: back, comm });
-    Ok(())
+    }
 }
 
 /// Everything still registered, at finalize.

@@ -8,7 +8,7 @@
 //! falls through to another MPI library. And the data objects `mpi.h` declares
 //! `extern`, which programs built against MPICH's or the shim's header link to.
 //!
-//! 453 functions stubbed here; 185 implemented by the shim.
+//! 434 functions stubbed here; 204 implemented by the shim.
 
 use crate::abi::MPI_Comm;
 use crate::errors::unsupported;
@@ -75,10 +75,6 @@ stub!(MPI_Alltoallw_init_c / PMPI_Alltoallw_init_c [_, _, _, _, _, _, _, _] comm
 stub!(MPI_Barrier_init / PMPI_Barrier_init [] comm);
 stub!(MPI_Bcast_init / PMPI_Bcast_init [_, _, _, _] comm);
 stub!(MPI_Bcast_init_c / PMPI_Bcast_init_c [_, _, _, _] comm);
-stub!(MPI_Bsend_init / PMPI_Bsend_init [_, _, _, _, _] comm);
-stub!(MPI_Bsend_init_c / PMPI_Bsend_init_c [_, _, _, _, _] comm);
-stub!(MPI_Buffer_attach_c / PMPI_Buffer_attach_c);
-stub!(MPI_Buffer_detach_c / PMPI_Buffer_detach_c);
 stub!(MPI_Cart_coords / PMPI_Cart_coords [] comm);
 stub!(MPI_Cart_create / PMPI_Cart_create [] comm);
 stub!(MPI_Cart_get / PMPI_Cart_get [] comm);
@@ -264,10 +260,6 @@ stub!(MPI_Iscan / PMPI_Iscan [_, _, _, _, _] comm);
 stub!(MPI_Iscan_c / PMPI_Iscan_c [_, _, _, _, _] comm);
 stub!(MPI_Iscatterv / PMPI_Iscatterv [_, _, _, _, _, _, _, _] comm);
 stub!(MPI_Iscatterv_c / PMPI_Iscatterv_c [_, _, _, _, _, _, _, _] comm);
-stub!(MPI_Isendrecv / PMPI_Isendrecv [_, _, _, _, _, _, _, _, _, _] comm);
-stub!(MPI_Isendrecv_c / PMPI_Isendrecv_c [_, _, _, _, _, _, _, _, _, _] comm);
-stub!(MPI_Isendrecv_replace / PMPI_Isendrecv_replace [_, _, _, _, _, _, _] comm);
-stub!(MPI_Isendrecv_replace_c / PMPI_Isendrecv_replace_c [_, _, _, _, _, _, _] comm);
 stub!(MPI_Lookup_name / PMPI_Lookup_name);
 stub!(MPI_Neighbor_allgather / PMPI_Neighbor_allgather [_, _, _, _, _, _] comm);
 stub!(MPI_Neighbor_allgather_c / PMPI_Neighbor_allgather_c [_, _, _, _, _, _] comm);
@@ -308,8 +300,6 @@ stub!(MPI_Put / PMPI_Put);
 stub!(MPI_Put_c / PMPI_Put_c);
 stub!(MPI_Raccumulate / PMPI_Raccumulate);
 stub!(MPI_Raccumulate_c / PMPI_Raccumulate_c);
-stub!(MPI_Recv_init / PMPI_Recv_init [_, _, _, _, _] comm);
-stub!(MPI_Recv_init_c / PMPI_Recv_init_c [_, _, _, _, _] comm);
 stub!(MPI_Reduce_init / PMPI_Reduce_init [_, _, _, _, _, _] comm);
 stub!(MPI_Reduce_init_c / PMPI_Reduce_init_c [_, _, _, _, _, _] comm);
 stub!(MPI_Reduce_local_c / PMPI_Reduce_local_c);
@@ -320,23 +310,18 @@ stub!(MPI_Reduce_scatter_init / PMPI_Reduce_scatter_init [_, _, _, _, _] comm);
 stub!(MPI_Reduce_scatter_init_c / PMPI_Reduce_scatter_init_c [_, _, _, _, _] comm);
 stub!(MPI_Register_datarep / PMPI_Register_datarep);
 stub!(MPI_Register_datarep_c / PMPI_Register_datarep_c);
-stub!(MPI_Request_get_status / PMPI_Request_get_status);
 stub!(MPI_Rget / PMPI_Rget);
 stub!(MPI_Rget_accumulate / PMPI_Rget_accumulate);
 stub!(MPI_Rget_accumulate_c / PMPI_Rget_accumulate_c);
 stub!(MPI_Rget_c / PMPI_Rget_c);
 stub!(MPI_Rput / PMPI_Rput);
 stub!(MPI_Rput_c / PMPI_Rput_c);
-stub!(MPI_Rsend_init / PMPI_Rsend_init [_, _, _, _, _] comm);
-stub!(MPI_Rsend_init_c / PMPI_Rsend_init_c [_, _, _, _, _] comm);
 stub!(MPI_Scan_init / PMPI_Scan_init [_, _, _, _, _] comm);
 stub!(MPI_Scan_init_c / PMPI_Scan_init_c [_, _, _, _, _] comm);
 stub!(MPI_Scatter_init / PMPI_Scatter_init [_, _, _, _, _, _, _] comm);
 stub!(MPI_Scatter_init_c / PMPI_Scatter_init_c [_, _, _, _, _, _, _] comm);
 stub!(MPI_Scatterv_init / PMPI_Scatterv_init [_, _, _, _, _, _, _, _] comm);
 stub!(MPI_Scatterv_init_c / PMPI_Scatterv_init_c [_, _, _, _, _, _, _, _] comm);
-stub!(MPI_Send_init / PMPI_Send_init [_, _, _, _, _] comm);
-stub!(MPI_Send_init_c / PMPI_Send_init_c [_, _, _, _, _] comm);
 stub!(MPI_Session_call_errhandler / PMPI_Session_call_errhandler);
 stub!(MPI_Session_create_errhandler / PMPI_Session_create_errhandler);
 stub!(MPI_Session_finalize / PMPI_Session_finalize);
@@ -347,10 +332,6 @@ stub!(MPI_Session_get_num_psets / PMPI_Session_get_num_psets);
 stub!(MPI_Session_get_pset_info / PMPI_Session_get_pset_info);
 stub!(MPI_Session_init / PMPI_Session_init);
 stub!(MPI_Session_set_errhandler / PMPI_Session_set_errhandler);
-stub!(MPI_Ssend_init / PMPI_Ssend_init [_, _, _, _, _] comm);
-stub!(MPI_Ssend_init_c / PMPI_Ssend_init_c [_, _, _, _, _] comm);
-stub!(MPI_Start / PMPI_Start);
-stub!(MPI_Startall / PMPI_Startall);
 stub!(MPI_Status_c2f / PMPI_Status_c2f);
 stub!(MPI_Status_c2f08 / PMPI_Status_c2f08);
 stub!(MPI_Status_f082c / PMPI_Status_f082c);
