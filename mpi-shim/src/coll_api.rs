@@ -40,6 +40,25 @@ fn later(
     )
 }
 
+/// MPI_Ireduce_scatter with counts the queued collective owns (the large-count
+/// form converts them).
+pub fn ireduce_scatter_owned(
+    sbuf: *const c_void,
+    rbuf: *mut c_void,
+    counts: Vec<c_int>,
+    dt: MPI_Datatype,
+    op: MPI_Op,
+    comm: MPI_Comm,
+    req: *mut MPI_Request,
+) -> R {
+    let (s, r) = (P::of(sbuf), P::of(rbuf));
+    later(comm, req, ok, move |c| {
+        // SAFETY: the program keeps the buffers valid until the request completes;
+        // the counts are ours.
+        unsafe { coll::reduce_scatter(c, s.c(), r.m(), counts.as_ptr(), dt, op) }
+    })
+}
+
 fn ok(_: &fmi::comm::Comm) -> R {
     Ok(())
 }
@@ -89,6 +108,52 @@ mpi! {
 
     fn MPI_Exscan / PMPI_Exscan(sbuf: *const c_void, rbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
         now(comm, |c| coll::allreduce_like(c, Prefix::Exscan, sbuf, rbuf, count, dt, op))
+    }
+
+    fn MPI_Iscan / PMPI_Iscan(sbuf: *const c_void, rbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r) = (P::of(sbuf), P::of(rbuf));
+        later(comm, req, |_| coll::check_count(count),
+            move |c| coll::allreduce_like(c, Prefix::Scan, s.c(), r.m(), count, dt, op))
+    }
+
+    fn MPI_Iexscan / PMPI_Iexscan(sbuf: *const c_void, rbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r) = (P::of(sbuf), P::of(rbuf));
+        later(comm, req, |_| coll::check_count(count),
+            move |c| coll::allreduce_like(c, Prefix::Exscan, s.c(), r.m(), count, dt, op))
+    }
+
+    fn MPI_Ireduce_scatter_block / PMPI_Ireduce_scatter_block(sbuf: *const c_void, rbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r) = (P::of(sbuf), P::of(rbuf));
+        later(comm, req, |_| coll::check_count(count),
+            move |c| coll::reduce_scatter_block(c, s.c(), r.m(), count, dt, op))
+    }
+
+    fn MPI_Ireduce_scatter / PMPI_Ireduce_scatter(sbuf: *const c_void, rbuf: *mut c_void, counts: *const c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r, n) = (P::of(sbuf), P::of(rbuf), P::of(counts));
+        later(comm, req, ok, move |c| coll::reduce_scatter(c, s.c(), r.m(), n.c(), dt, op))
+    }
+
+    fn MPI_Igatherv / PMPI_Igatherv(sbuf: *const c_void, scount: c_int, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, displs: *const c_int, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r, n, d) = (P::of(sbuf), P::of(rbuf), P::of(rcounts), P::of(displs));
+        later(comm, req, |c| coll::check_root(c, root),
+            move |c| coll::gatherv(c, s.c(), scount, sdt, r.m(), n.c(), d.c(), rdt, root, false))
+    }
+
+    fn MPI_Iallgatherv / PMPI_Iallgatherv(sbuf: *const c_void, scount: c_int, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, displs: *const c_int, rdt: MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, r, n, d) = (P::of(sbuf), P::of(rbuf), P::of(rcounts), P::of(displs));
+        later(comm, req, ok, move |c| coll::gatherv(c, s.c(), scount, sdt, r.m(), n.c(), d.c(), rdt, 0, true))
+    }
+
+    fn MPI_Iscatterv / PMPI_Iscatterv(sbuf: *const c_void, scounts: *const c_int, displs: *const c_int, sdt: MPI_Datatype, rbuf: *mut c_void, rcount: c_int, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, n, d, r) = (P::of(sbuf), P::of(scounts), P::of(displs), P::of(rbuf));
+        later(comm, req, |c| coll::check_root(c, root),
+            move |c| coll::scatterv(c, s.c(), n.c(), d.c(), sdt, r.m(), rcount, rdt, root))
+    }
+
+    fn MPI_Ialltoallv / PMPI_Ialltoallv(sbuf: *const c_void, scounts: *const c_int, sdispls: *const c_int, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, rdispls: *const c_int, rdt: MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, sc, sd) = (P::of(sbuf), P::of(scounts), P::of(sdispls));
+        let (r, rc, rd) = (P::of(rbuf), P::of(rcounts), P::of(rdispls));
+        later(comm, req, ok, move |c| coll::alltoallv(c, s.c(), sc.c(), sd.c(), sdt, r.m(), rc.c(), rd.c(), rdt))
     }
 
     fn MPI_Reduce_scatter_block / PMPI_Reduce_scatter_block(sbuf: *const c_void, rbuf: *mut c_void, count: c_int, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {

@@ -21,6 +21,8 @@ pub struct CommObj {
     pub nbc: Mutex<Option<crate::nbc::Worker>>,
     /// Cached attributes (keyval, value), in the order they were set.
     pub attrs: Mutex<Vec<(c_int, usize)>>,
+    /// Its Cartesian grid, if it has one.
+    pub cart: Mutex<Option<crate::topo::Cart>>,
 }
 
 impl CommObj {
@@ -31,6 +33,7 @@ impl CommObj {
             name: Mutex::new(String::new()),
             nbc: Mutex::new(None),
             attrs: Mutex::new(Vec::new()),
+            cart: Mutex::new(None),
         }
     }
     pub fn rank(&self) -> c_int {
@@ -135,6 +138,7 @@ mpi! {
         let d = c.comm.dup().map_err(|e| Fail::from(e).on(comm))?;
         let h = register(d, &c);
         if let Some(n) = COMMS.get(h) {
+            *n.cart.lock() = c.cart.lock().clone();
             if let Err(f) = crate::attr::copy_all(comm, &c, &n) {
                 let _ = free(h);
                 return Err(f);

@@ -293,6 +293,10 @@ fn predefined() -> &'static HashMap<MPI_Datatype, Arc<Type>> {
             t.base = Some((b, 2));
             m.insert(h, Arc::new(t));
         }
+        // Half precision (MPICH's extension) moves as data; no reductions.
+        let mut half = Type::basic(2, Byte);
+        half.base = None;
+        m.insert(MPIX_C_FLOAT16, Arc::new(half));
         // Bound markers of old-style struct types: no data.
         for h in [MPI_LB, MPI_UB] {
             let mut t = Type::basic(0, Byte);

@@ -47,6 +47,24 @@ fn ranks(g: &[u32], n: c_int, p: *const c_int) -> R<Vec<usize>> {
         .collect()
 }
 
+/// Ranks of `(first, last, stride)` triplets, each checked (MPI_Group_range_*).
+fn range_ranks(g: &[u32], n: c_int, p: *const [c_int; 3]) -> R<Vec<usize>> {
+    let n = usize::try_from(n).map_err(|_| Fail::new(MPI_ERR_ARG, "n is negative"))?;
+    let mut list = Vec::new();
+    for &[first, last, stride] in array(p, n, "ranges")? {
+        if stride == 0 {
+            return fail(MPI_ERR_ARG, "a range has stride 0");
+        }
+        let mut r = first;
+        while (stride > 0 && r <= last) || (stride < 0 && r >= last) {
+            list.push(r);
+            r += stride;
+        }
+    }
+    let flat = list;
+    ranks(g, flat.len() as c_int, flat.as_ptr())
+}
+
 mpi! {
     fn MPI_Group_size / PMPI_Group_size(g: MPI_Group, size: *mut c_int) {
         out(size, get(g)?.len() as c_int, "size")
@@ -67,6 +85,19 @@ mpi! {
     fn MPI_Group_excl / PMPI_Group_excl(g: MPI_Group, n: c_int, rs: *const c_int, newgroup: *mut MPI_Group) {
         let m = get(g)?;
         let sel = ranks(&m, n, rs)?;
+        let keep = m.iter().enumerate().filter(|(i, _)| !sel.contains(i)).map(|(_, &w)| w).collect();
+        out(newgroup, register(keep), "newgroup")
+    }
+
+    fn MPI_Group_range_incl / PMPI_Group_range_incl(g: MPI_Group, n: c_int, ranges: *const [c_int; 3], newgroup: *mut MPI_Group) {
+        let m = get(g)?;
+        let sel = range_ranks(&m, n, ranges)?;
+        out(newgroup, register(sel.iter().map(|&i| m[i]).collect()), "newgroup")
+    }
+
+    fn MPI_Group_range_excl / PMPI_Group_range_excl(g: MPI_Group, n: c_int, ranges: *const [c_int; 3], newgroup: *mut MPI_Group) {
+        let m = get(g)?;
+        let sel = range_ranks(&m, n, ranges)?;
         let keep = m.iter().enumerate().filter(|(i, _)| !sel.contains(i)).map(|(_, &w)| w).collect();
         out(newgroup, register(keep), "newgroup")
     }

@@ -151,6 +151,26 @@ forward! {
     fn MPI_Reduce_scatter_block_c / PMPI_Reduce_scatter_block_c(sbuf: *const c_void, rbuf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
         PMPI_Reduce_scatter_block(sbuf, rbuf, count!(count, "MPI_Reduce_scatter_block_c", comm), dt, op, comm)
     }
+    fn MPI_Iscan_c / PMPI_Iscan_c(sbuf: *const c_void, rbuf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Iscan(sbuf, rbuf, count!(count, "MPI_Iscan_c", comm), dt, op, comm, req)
+    }
+    fn MPI_Iexscan_c / PMPI_Iexscan_c(sbuf: *const c_void, rbuf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Iexscan(sbuf, rbuf, count!(count, "MPI_Iexscan_c", comm), dt, op, comm, req)
+    }
+    fn MPI_Ireduce_scatter_block_c / PMPI_Ireduce_scatter_block_c(sbuf: *const c_void, rbuf: *mut c_void, count: MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        PMPI_Ireduce_scatter_block(sbuf, rbuf, count!(count, "MPI_Ireduce_scatter_block_c", comm), dt, op, comm, req)
+    }
+    fn MPI_Reduce_local_c / PMPI_Reduce_local_c(inbuf: *const c_void, inout: *mut c_void, count: MPI_Count, dt: MPI_Datatype, op: MPI_Op) {
+        crate::types::PMPI_Reduce_local(inbuf, inout, count!(count, "MPI_Reduce_local_c", MPI_COMM_WORLD), dt, op)
+    }
+    fn MPI_Type_contiguous_c / PMPI_Type_contiguous_c(count: MPI_Count, old: MPI_Datatype, newtype: *mut MPI_Datatype) {
+        crate::types::PMPI_Type_contiguous(count!(count, "MPI_Type_contiguous_c", MPI_COMM_WORLD), old, newtype)
+    }
+    fn MPI_Type_vector_c / PMPI_Type_vector_c(count: MPI_Count, blocklen: MPI_Count, stride: MPI_Count, old: MPI_Datatype, newtype: *mut MPI_Datatype) {
+        let name = "MPI_Type_vector_c";
+        let (c, b, st) = (count!(count, name, MPI_COMM_WORLD), count!(blocklen, name, MPI_COMM_WORLD), count!(stride, name, MPI_COMM_WORLD));
+        crate::types::PMPI_Type_vector(c, b, st, old, newtype)
+    }
     fn MPI_Gather_c / PMPI_Gather_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm) {
         let (s, r) = (count!(scount, "MPI_Gather_c", comm), count!(rcount, "MPI_Gather_c", comm));
         PMPI_Gather(sbuf, s, sdt, rbuf, r, rdt, root, comm)
@@ -182,6 +202,18 @@ forward! {
     fn MPI_Ialltoall_c / PMPI_Ialltoall_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
         let (s, r) = (count!(scount, "MPI_Ialltoall_c", comm), count!(rcount, "MPI_Ialltoall_c", comm));
         PMPI_Ialltoall(sbuf, s, sdt, rbuf, r, rdt, comm, req)
+    }
+}
+
+mpi! {
+    fn MPI_Ireduce_scatter_c / PMPI_Ireduce_scatter_c(sbuf: *const c_void, rbuf: *mut c_void, counts: *const MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
+        let n = crate::comm::get(comm)?.size() as usize;
+        let c = crate::args::array(counts, n, "recvcounts")?
+            .iter()
+            .map(|&x| c_int::try_from(x).map_err(|_| Fail::new(MPI_ERR_COUNT, "a count does not fit an int").on(comm)))
+            .collect::<R<Vec<c_int>>>()?;
+        // The int counts travel with the queued collective.
+        crate::coll_api::ireduce_scatter_owned(sbuf, rbuf, c, dt, op, comm, req)
     }
 }
 
@@ -296,6 +328,18 @@ forward! {
         let n = tried!(size_of(comm, name));
         let (c, d) = (tried!(ints(scounts, n, name, comm)), tried!(ints(displs, n, name, comm)));
         PMPI_Scatterv(sbuf, ptr(&c), ptr(&d), sdt, rbuf, count!(rcount, name, comm), rdt, root, comm)
+    }
+    fn MPI_Reduce_scatter_c / PMPI_Reduce_scatter_c(sbuf: *const c_void, rbuf: *mut c_void, counts: *const MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
+        let name = "MPI_Reduce_scatter_c";
+        let n = tried!(size_of(comm, name));
+        let c = tried!(ints(counts, n, name, comm));
+        PMPI_Reduce_scatter(sbuf, rbuf, ptr(&c), dt, op, comm)
+    }
+    fn MPI_Type_create_indexed_block_c / PMPI_Type_create_indexed_block_c(count: MPI_Count, blocklen: MPI_Count, displs: *const MPI_Count, old: MPI_Datatype, newtype: *mut MPI_Datatype) {
+        let name = "MPI_Type_create_indexed_block_c";
+        let (c, b) = (count!(count, name, MPI_COMM_WORLD), count!(blocklen, name, MPI_COMM_WORLD));
+        let d = tried!(ints(displs, c.max(0) as usize, name, MPI_COMM_WORLD));
+        crate::types::PMPI_Type_create_indexed_block(c, b, ptr(&d), old, newtype)
     }
     fn MPI_Alltoallv_c / PMPI_Alltoallv_c(sbuf: *const c_void, scounts: *const MPI_Count, sdispls: *const MPI_Aint, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, rdispls: *const MPI_Aint, rdt: MPI_Datatype, comm: MPI_Comm) {
         let name = "MPI_Alltoallv_c";

@@ -64,4 +64,5 @@ mod op;
 pub mod p2p;
 mod request;
 mod stubs;
-mod types;
+mod topo;
+pub mod types;

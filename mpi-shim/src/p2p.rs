@@ -466,6 +466,17 @@ unsafe fn imrecv(
     }))
 }
 
+/// MPI_Status_set_elements: the status says `count` elementary items of `dt` arrived.
+fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: MPI_Count) -> R {
+    status_ref(status)?;
+    let t = datatype::lookup_any(dt)?;
+    let count = u64::try_from(count).map_err(|_| Fail::new(MPI_ERR_COUNT, "count is negative"))?;
+    let item = t.base.map_or(t.size, |(b, _)| b.size()) as u64;
+    // SAFETY: checked to be a real status.
+    unsafe { (*status).set_bytes(count * item) };
+    Ok(())
+}
+
 fn status_ref<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     if s.is_null() || s as usize == MPI_STATUS_IGNORE {
         return fail(MPI_ERR_ARG, "status is NULL or MPI_STATUS_IGNORE");
@@ -640,6 +651,21 @@ mpi! {
         let t = datatype::lookup_any(dt)?;
         let n = t.elements(s.bytes() as usize).and_then(|n| c_int::try_from(n).ok()).unwrap_or(MPI_UNDEFINED);
         out(count, n, "count")
+    }
+
+    fn MPI_Status_set_cancelled / PMPI_Status_set_cancelled(status: *mut MPI_Status, flag: c_int) {
+        status_ref(status)?;
+        // SAFETY: checked to be a real status.
+        unsafe { (*status).set_cancelled(flag != 0) };
+        Ok(())
+    }
+
+    fn MPI_Status_set_elements / PMPI_Status_set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: c_int) {
+        set_elements(status, dt, count as MPI_Count)
+    }
+
+    fn MPI_Status_set_elements_x / PMPI_Status_set_elements_x(status: *mut MPI_Status, dt: MPI_Datatype, count: MPI_Count) {
+        set_elements(status, dt, count)
     }
 
     fn MPI_Test_cancelled / PMPI_Test_cancelled(status: *const MPI_Status, flag: *mut c_int) {

@@ -8,6 +8,97 @@ use crate::errors::{fail, Fail, R};
 use crate::op;
 use std::ffi::{c_int, c_void};
 
+/// Names of the predefined datatypes (MPI_Type_get_name), and those the program set.
+fn type_name(h: MPI_Datatype) -> String {
+    const PREDEFINED: &[(MPI_Datatype, &str)] = &[
+        (MPI_CHAR, "MPI_CHAR"),
+        (MPI_SIGNED_CHAR, "MPI_SIGNED_CHAR"),
+        (MPI_UNSIGNED_CHAR, "MPI_UNSIGNED_CHAR"),
+        (MPI_BYTE, "MPI_BYTE"),
+        (MPI_WCHAR, "MPI_WCHAR"),
+        (MPI_SHORT, "MPI_SHORT"),
+        (MPI_UNSIGNED_SHORT, "MPI_UNSIGNED_SHORT"),
+        (MPI_INT, "MPI_INT"),
+        (MPI_UNSIGNED, "MPI_UNSIGNED"),
+        (MPI_LONG, "MPI_LONG"),
+        (MPI_UNSIGNED_LONG, "MPI_UNSIGNED_LONG"),
+        (MPI_FLOAT, "MPI_FLOAT"),
+        (MPI_DOUBLE, "MPI_DOUBLE"),
+        (MPI_LONG_DOUBLE, "MPI_LONG_DOUBLE"),
+        (MPI_LONG_LONG_INT, "MPI_LONG_LONG_INT"),
+        (MPI_UNSIGNED_LONG_LONG, "MPI_UNSIGNED_LONG_LONG"),
+        (MPI_PACKED, "MPI_PACKED"),
+        (MPI_LB, "MPI_LB"),
+        (MPI_UB, "MPI_UB"),
+        (MPI_FLOAT_INT, "MPI_FLOAT_INT"),
+        (MPI_DOUBLE_INT, "MPI_DOUBLE_INT"),
+        (MPI_LONG_INT, "MPI_LONG_INT"),
+        (MPI_SHORT_INT, "MPI_SHORT_INT"),
+        (MPI_2INT, "MPI_2INT"),
+        (MPI_LONG_DOUBLE_INT, "MPI_LONG_DOUBLE_INT"),
+        (MPI_COMPLEX, "MPI_COMPLEX"),
+        (MPI_DOUBLE_COMPLEX, "MPI_DOUBLE_COMPLEX"),
+        (MPI_LOGICAL, "MPI_LOGICAL"),
+        (MPI_REAL, "MPI_REAL"),
+        (MPI_DOUBLE_PRECISION, "MPI_DOUBLE_PRECISION"),
+        (MPI_INTEGER, "MPI_INTEGER"),
+        (MPI_2INTEGER, "MPI_2INTEGER"),
+        (MPI_2REAL, "MPI_2REAL"),
+        (MPI_2DOUBLE_PRECISION, "MPI_2DOUBLE_PRECISION"),
+        (MPI_CHARACTER, "MPI_CHARACTER"),
+        (MPI_REAL4, "MPI_REAL4"),
+        (MPI_REAL8, "MPI_REAL8"),
+        (MPI_REAL16, "MPI_REAL16"),
+        (MPI_COMPLEX8, "MPI_COMPLEX8"),
+        (MPI_COMPLEX16, "MPI_COMPLEX16"),
+        (MPI_COMPLEX32, "MPI_COMPLEX32"),
+        (MPI_INTEGER1, "MPI_INTEGER1"),
+        (MPI_INTEGER2, "MPI_INTEGER2"),
+        (MPI_INTEGER4, "MPI_INTEGER4"),
+        (MPI_INTEGER8, "MPI_INTEGER8"),
+        (MPI_INT8_T, "MPI_INT8_T"),
+        (MPI_INT16_T, "MPI_INT16_T"),
+        (MPI_INT32_T, "MPI_INT32_T"),
+        (MPI_INT64_T, "MPI_INT64_T"),
+        (MPI_UINT8_T, "MPI_UINT8_T"),
+        (MPI_UINT16_T, "MPI_UINT16_T"),
+        (MPI_UINT32_T, "MPI_UINT32_T"),
+        (MPI_UINT64_T, "MPI_UINT64_T"),
+        (MPI_C_BOOL, "MPI_C_BOOL"),
+        (MPI_C_FLOAT_COMPLEX, "MPI_C_FLOAT_COMPLEX"),
+        (MPI_C_DOUBLE_COMPLEX, "MPI_C_DOUBLE_COMPLEX"),
+        (MPI_C_LONG_DOUBLE_COMPLEX, "MPI_C_LONG_DOUBLE_COMPLEX"),
+        (MPIX_C_FLOAT16, "MPIX_C_FLOAT16"),
+        (MPI_AINT, "MPI_AINT"),
+        (MPI_OFFSET, "MPI_OFFSET"),
+        (MPI_COUNT, "MPI_COUNT"),
+        (MPI_CXX_BOOL, "MPI_CXX_BOOL"),
+        (MPI_CXX_FLOAT_COMPLEX, "MPI_CXX_FLOAT_COMPLEX"),
+        (MPI_CXX_DOUBLE_COMPLEX, "MPI_CXX_DOUBLE_COMPLEX"),
+        (MPI_CXX_LONG_DOUBLE_COMPLEX, "MPI_CXX_LONG_DOUBLE_COMPLEX"),
+    ];
+    if let Some((_, n)) = PREDEFINED.iter().find(|(x, _)| *x == h) {
+        return n.to_string();
+    }
+    TYPE_NAMES
+        .lock()
+        .as_ref()
+        .and_then(|m| m.get(&h).cloned())
+        .unwrap_or_default()
+}
+
+static TYPE_NAMES: parking_lot::Mutex<Option<std::collections::HashMap<MPI_Datatype, String>>> =
+    parking_lot::Mutex::new(None);
+
+fn cstring(p: *mut std::ffi::c_char, s: &str, len: *mut c_int) -> R {
+    let b = s.as_bytes();
+    let n = b.len().min(MPI_MAX_OBJECT_NAME - 1);
+    let dst = crate::args::array_mut(p as *mut u8, n + 1, "type_name")?;
+    dst[..n].copy_from_slice(&b[..n]);
+    dst[n] = 0;
+    out(len, n as c_int, "resultlen")
+}
+
 fn n(c: c_int) -> R<usize> {
     count(c)
 }
@@ -120,6 +211,22 @@ mpi! {
     fn MPI_Type_free / PMPI_Type_free(dt: *mut MPI_Datatype) {
         datatype::free(read(dt, "datatype")?)?;
         out(dt, MPI_DATATYPE_NULL, "datatype")
+    }
+
+    fn MPI_Type_get_name / PMPI_Type_get_name(dt: MPI_Datatype, name: *mut std::ffi::c_char, len: *mut c_int) {
+        lookup_any(dt)?;
+        cstring(name, &type_name(dt), len)
+    }
+
+    fn MPI_Type_set_name / PMPI_Type_set_name(dt: MPI_Datatype, name: *const std::ffi::c_char) {
+        lookup_any(dt)?;
+        if name.is_null() {
+            return fail(MPI_ERR_ARG, "name is NULL");
+        }
+        // SAFETY: non-NULL; MPI passes a NUL-terminated string.
+        let s = unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        TYPE_NAMES.lock().get_or_insert_with(Default::default).insert(dt, s);
+        Ok(())
     }
 
     fn MPI_Get_address / PMPI_Get_address(loc: *const c_void, addr: *mut MPI_Aint) {
