@@ -59,6 +59,93 @@ pub fn ireduce_scatter_owned(
     })
 }
 
+/// Counts and displacements converted from a large-count call, owned by the
+/// queued collective (`None`: NULL, not significant on this rank).
+pub type Owned = Option<Vec<c_int>>;
+
+fn raw(v: &Owned) -> *const c_int {
+    v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
+}
+
+/// The v-collectives' non-blocking large-count forms, over owned arrays.
+pub enum VColl {
+    Gatherv { root: c_int, all: bool },
+    Scatterv { root: c_int },
+    Alltoallv,
+}
+
+/// Starts a non-blocking v-collective whose arrays the job owns: `a` are the
+/// counts and displacements of the side that has them per rank (receive side of
+/// a gather, send side of a scatter), `b` the receive side's for alltoallv.
+#[allow(clippy::too_many_arguments)]
+pub fn iv_owned(
+    kind: VColl,
+    sbuf: *const c_void,
+    scount: c_int,
+    sdt: MPI_Datatype,
+    rbuf: *mut c_void,
+    rcount: c_int,
+    rdt: MPI_Datatype,
+    a: (Owned, Owned),
+    b: (Owned, Owned),
+    comm: MPI_Comm,
+    req: *mut MPI_Request,
+) -> R {
+    let (s, r) = (P::of(sbuf), P::of(rbuf));
+    let check = |c: &fmi::comm::Comm| match kind {
+        VColl::Gatherv { root, all: false } | VColl::Scatterv { root } => coll::check_root(c, root),
+        _ => Ok(()),
+    };
+    check_root_now(comm, check)?;
+    later(comm, req, ok, move |c| {
+        // SAFETY: the program keeps the buffers valid until the request completes;
+        // the arrays are ours.
+        unsafe {
+            match kind {
+                VColl::Gatherv { root, all } => coll::gatherv(
+                    c,
+                    s.c(),
+                    scount,
+                    sdt,
+                    r.m(),
+                    raw(&a.0),
+                    raw(&a.1),
+                    rdt,
+                    root,
+                    all,
+                ),
+                VColl::Scatterv { root } => coll::scatterv(
+                    c,
+                    s.c(),
+                    raw(&a.0),
+                    raw(&a.1),
+                    sdt,
+                    r.m(),
+                    rcount,
+                    rdt,
+                    root,
+                ),
+                VColl::Alltoallv => coll::alltoallv(
+                    c,
+                    s.c(),
+                    raw(&a.0),
+                    raw(&a.1),
+                    sdt,
+                    r.m(),
+                    raw(&b.0),
+                    raw(&b.1),
+                    rdt,
+                ),
+            }
+        }
+    })
+}
+
+fn check_root_now(h: MPI_Comm, check: impl FnOnce(&fmi::comm::Comm) -> R) -> R {
+    let c = comm::get(h)?;
+    check(&c.comm).map_err(|e| e.on(h))
+}
+
 fn ok(_: &fmi::comm::Comm) -> R {
     Ok(())
 }

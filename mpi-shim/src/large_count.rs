@@ -205,13 +205,59 @@ forward! {
     }
 }
 
+/// A large-count array of `n` as ints (None for NULL).
+fn owned<T: Copy + TryInto<c_int>>(p: *const T, n: usize, comm: MPI_Comm) -> R<Option<Vec<c_int>>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    crate::args::array(p, n, "counts or displacements")?
+        .iter()
+        .map(|&x| {
+            x.try_into().map_err(|_| {
+                Fail::new(MPI_ERR_COUNT, "a count or displacement does not fit an int").on(comm)
+            })
+        })
+        .collect::<R<Vec<c_int>>>()
+        .map(Some)
+}
+
+fn small_count(c: MPI_Count, comm: MPI_Comm) -> R<c_int> {
+    c_int::try_from(c)
+        .map_err(|_| Fail::new(MPI_ERR_COUNT, format!("count {c} does not fit an int")).on(comm))
+}
+
+fn nranks(comm: MPI_Comm) -> R<usize> {
+    Ok(crate::comm::get(comm)?.size() as usize)
+}
+
 mpi! {
+    fn MPI_Igatherv_c / PMPI_Igatherv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, displs: *const MPI_Aint, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        let n = nranks(comm)?;
+        let a = (owned(rcounts, n, comm)?, owned(displs, n, comm)?);
+        crate::coll_api::iv_owned(crate::coll_api::VColl::Gatherv { root, all: false }, sbuf, small_count(scount, comm)?, sdt, rbuf, 0, rdt, a, (None, None), comm, req)
+    }
+
+    fn MPI_Iallgatherv_c / PMPI_Iallgatherv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, displs: *const MPI_Aint, rdt: MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
+        let n = nranks(comm)?;
+        let a = (owned(rcounts, n, comm)?, owned(displs, n, comm)?);
+        crate::coll_api::iv_owned(crate::coll_api::VColl::Gatherv { root: 0, all: true }, sbuf, small_count(scount, comm)?, sdt, rbuf, 0, rdt, a, (None, None), comm, req)
+    }
+
+    fn MPI_Iscatterv_c / PMPI_Iscatterv_c(sbuf: *const c_void, scounts: *const MPI_Count, displs: *const MPI_Aint, sdt: MPI_Datatype, rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
+        let n = nranks(comm)?;
+        let a = (owned(scounts, n, comm)?, owned(displs, n, comm)?);
+        crate::coll_api::iv_owned(crate::coll_api::VColl::Scatterv { root }, sbuf, 0, sdt, rbuf, small_count(rcount, comm)?, rdt, a, (None, None), comm, req)
+    }
+
+    fn MPI_Ialltoallv_c / PMPI_Ialltoallv_c(sbuf: *const c_void, scounts: *const MPI_Count, sdispls: *const MPI_Aint, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, rdispls: *const MPI_Aint, rdt: MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
+        let n = nranks(comm)?;
+        let a = (owned(scounts, n, comm)?, owned(sdispls, n, comm)?);
+        let b = (owned(rcounts, n, comm)?, owned(rdispls, n, comm)?);
+        crate::coll_api::iv_owned(crate::coll_api::VColl::Alltoallv, sbuf, 0, sdt, rbuf, 0, rdt, a, b, comm, req)
+    }
+
     fn MPI_Ireduce_scatter_c / PMPI_Ireduce_scatter_c(sbuf: *const c_void, rbuf: *mut c_void, counts: *const MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
-        let n = crate::comm::get(comm)?.size() as usize;
-        let c = crate::args::array(counts, n, "recvcounts")?
-            .iter()
-            .map(|&x| c_int::try_from(x).map_err(|_| Fail::new(MPI_ERR_COUNT, "a count does not fit an int").on(comm)))
-            .collect::<R<Vec<c_int>>>()?;
+        let c = owned(counts, nranks(comm)?, comm)?.unwrap_or_default();
         // The int counts travel with the queued collective.
         crate::coll_api::ireduce_scatter_owned(sbuf, rbuf, c, dt, op, comm, req)
     }
