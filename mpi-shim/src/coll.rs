@@ -641,3 +641,91 @@ pub fn check_count(c: c_int) -> R {
         .map(|_| ())
         .map_err(|f| Fail::new(MPI_ERR_COUNT, f.msg))
 }
+
+/// MPI_Alltoallw: a datatype per peer and byte displacements. Each block is
+/// packed (or unpacked) with its own type around one alltoallv over bytes.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn alltoallw(
+    comm: &Comm,
+    sbuf: *const c_void,
+    scounts: *const c_int,
+    sdispls: *const c_int,
+    stypes: *const MPI_Datatype,
+    rbuf: *mut c_void,
+    rcounts: *const c_int,
+    rdispls: *const c_int,
+    rtypes: *const MPI_Datatype,
+) -> R {
+    let n = comm.size() as usize;
+    let inplace = in_place(sbuf);
+    let recv = wblocks(n, rcounts, rdispls, rtypes)?;
+    let send = if inplace {
+        recv.clone()
+    } else {
+        wblocks(n, scounts, sdispls, stypes)?
+    };
+    let from = if inplace { rbuf as *const c_void } else { sbuf };
+    // SAFETY: the program's buffers hold the blocks its counts, displacements and
+    // types describe.
+    let (sbytes, sc, sd) = unsafe { pack_w(from, &send)? };
+    let rc: Vec<usize> = recv.iter().map(|(c, _, t)| c * t.size).collect();
+    let rd: Vec<usize> = rc
+        .iter()
+        .scan(0, |a, &c| {
+            let d = *a;
+            *a += c;
+            Some(d)
+        })
+        .collect();
+    let mut rbytes = vec![0u8; rc.iter().sum()];
+    fmi::coll::alltoallv(comm, &sbytes, &sc, &sd, &mut rbytes, &rc, &rd)?;
+    for ((_, d, t), (&at, &len)) in recv.iter().zip(rd.iter().zip(&rc)) {
+        // SAFETY: as above.
+        unsafe { t.unpack(&rbytes[at..at + len], (rbuf as *mut u8).wrapping_offset(*d)) };
+    }
+    Ok(())
+}
+
+/// (count, byte displacement, type) per peer.
+fn wblocks(
+    n: usize,
+    counts: *const c_int,
+    displs: *const c_int,
+    types: *const MPI_Datatype,
+) -> R<Vec<(usize, isize, Arc<Type>)>> {
+    let c = array(counts, n, "counts")?;
+    let d = array(displs, n, "displs")?;
+    let t = array(types, n, "types")?;
+    c.iter()
+        .zip(d)
+        .zip(t)
+        .map(|((&c, &d), &t)| Ok((cnt(c)?, d as isize, ty(t)?)))
+        .collect()
+}
+
+unsafe fn pack_w(
+    p: *const c_void,
+    blocks: &[(usize, isize, Arc<Type>)],
+) -> R<(Vec<u8>, Vec<usize>, Vec<usize>)> {
+    let counts: Vec<usize> = blocks.iter().map(|(c, _, t)| c * t.size).collect();
+    let displs: Vec<usize> = counts
+        .iter()
+        .scan(0, |a, &c| {
+            let d = *a;
+            *a += c;
+            Some(d)
+        })
+        .collect();
+    let mut out = vec![0u8; counts.iter().sum()];
+    for ((c, d, t), (&at, &len)) in blocks.iter().zip(displs.iter().zip(&counts)) {
+        // SAFETY: the caller guarantees the block's elements are readable.
+        unsafe {
+            t.pack(
+                (p as *const u8).wrapping_offset(*d),
+                *c,
+                &mut out[at..at + len],
+            )
+        };
+    }
+    Ok((out, counts, displs))
+}

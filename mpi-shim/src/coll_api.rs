@@ -301,6 +301,16 @@ mpi! {
         later(comm, req, ok, move |c| coll::alltoall(c, s.c(), scount, sdt, r.m(), rcount, rdt))
     }
 
+    fn MPI_Alltoallw / PMPI_Alltoallw(sbuf: *const c_void, scounts: *const c_int, sdispls: *const c_int, stypes: *const MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, rdispls: *const c_int, rtypes: *const MPI_Datatype, comm: MPI_Comm) {
+        now(comm, |c| coll::alltoallw(c, sbuf, scounts, sdispls, stypes, rbuf, rcounts, rdispls, rtypes))
+    }
+
+    fn MPI_Ialltoallw / PMPI_Ialltoallw(sbuf: *const c_void, scounts: *const c_int, sdispls: *const c_int, stypes: *const MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, rdispls: *const c_int, rtypes: *const MPI_Datatype, comm: MPI_Comm, req: *mut MPI_Request) {
+        let (s, sc, sd, st) = (P::of(sbuf), P::of(scounts), P::of(sdispls), P::of(stypes));
+        let (r, rc, rd, rt) = (P::of(rbuf), P::of(rcounts), P::of(rdispls), P::of(rtypes));
+        later(comm, req, ok, move |c| coll::alltoallw(c, s.c(), sc.c(), sd.c(), st.c(), r.m(), rc.c(), rd.c(), rt.c()))
+    }
+
     fn MPI_Alltoallv / PMPI_Alltoallv(sbuf: *const c_void, scounts: *const c_int, sdispls: *const c_int, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const c_int, rdispls: *const c_int, rdt: MPI_Datatype, comm: MPI_Comm) {
         now(comm, |c| coll::alltoallv(c, sbuf, scounts, sdispls, sdt, rbuf, rcounts, rdispls, rdt))
     }

@@ -256,6 +256,14 @@ mpi! {
         crate::coll_api::iv_owned(crate::coll_api::VColl::Alltoallv, sbuf, 0, sdt, rbuf, 0, rdt, a, b, comm, req)
     }
 
+    fn MPI_Alltoallw_c / PMPI_Alltoallw_c(sbuf: *const c_void, scounts: *const MPI_Count, sdispls: *const MPI_Aint, stypes: *const MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, rdispls: *const MPI_Aint, rtypes: *const MPI_Datatype, comm: MPI_Comm) {
+        let n = nranks(comm)?;
+        let (sc, sd) = (owned(scounts, n, comm)?, owned(sdispls, n, comm)?);
+        let (rc, rd) = (owned(rcounts, n, comm)?, owned(rdispls, n, comm)?);
+        let c = crate::comm::get(comm)?;
+        crate::coll::alltoallw(&c.comm, sbuf, ptr(&sc), ptr(&sd), stypes, rbuf, ptr(&rc), ptr(&rd), rtypes).map_err(|f| f.on(comm))
+    }
+
     fn MPI_Ireduce_scatter_c / PMPI_Ireduce_scatter_c(sbuf: *const c_void, rbuf: *mut c_void, counts: *const MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm, req: *mut MPI_Request) {
         let c = owned(counts, nranks(comm)?, comm)?.unwrap_or_default();
         // The int counts travel with the queued collective.
@@ -380,6 +388,17 @@ forward! {
         let n = tried!(size_of(comm, name));
         let c = tried!(ints(counts, n, name, comm));
         PMPI_Reduce_scatter(sbuf, rbuf, ptr(&c), dt, op, comm)
+    }
+    fn MPI_Type_create_struct_c / PMPI_Type_create_struct_c(count: MPI_Count, blocklens: *const MPI_Count, displs: *const MPI_Count, types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
+        let name = "MPI_Type_create_struct_c";
+        let c = count!(count, name, MPI_COMM_WORLD);
+        let n = c.max(0) as usize;
+        let b = tried!(ints(blocklens, n, name, MPI_COMM_WORLD)).unwrap_or_default();
+        let d: Vec<MPI_Aint> = match crate::args::array(displs, n, "displacements") {
+            Ok(d) => d.iter().map(|&x| x as MPI_Aint).collect(),
+            Err(f) => return raise(name, f),
+        };
+        crate::types::PMPI_Type_create_struct(c, b.as_ptr(), d.as_ptr(), types, newtype)
     }
     fn MPI_Type_create_indexed_block_c / PMPI_Type_create_indexed_block_c(count: MPI_Count, blocklen: MPI_Count, displs: *const MPI_Count, old: MPI_Datatype, newtype: *mut MPI_Datatype) {
         let name = "MPI_Type_create_indexed_block_c";
