@@ -35,6 +35,9 @@ TESTS=(
     "errors    | programs/errors.c  | 1 2 3     |"
     "fatal     | programs/fatal.c   | 1 2 3     |"
     "stencil   | programs/stencil.c | 1 2 3 4   |"
+    "persist   | programs/persist.c | 1 2 3 4   |"
+    "topo      | programs/topo.c    | 1 2 3 4 6 |"
+    "misc      | programs/misc.c    | 1 2 3 4   |"
     "pingpong  | bench/pingpong.c   | 2 3       | --test"
     "allreduce | bench/allreduce.c  | 1 2 3 4   | --test"
 )
