@@ -245,7 +245,8 @@ stage_mpi_direct() {
             echo "mpi-direct: $p -n $n ok"
         done
     done
-    # Functions the shim does not implement fail loudly, with LD_PRELOAD over an
+    # Functions the shim does not implement (windows, graph topologies, MPI-IO,
+    # MPI_Info) fail loudly, with LD_PRELOAD over an
     # MPICH binary too: MPI_ERR_OTHER naming the function, or the end of the job.
     mpicc -Wall -Wextra -Werror -o "$dir/unsupported" "$REPO/mpi-shim/tests/shim-only/unsupported.c"
     out=$(env -u LD_LIBRARY_PATH timeout 120 "$PREFIX/bin/fmirun" -n 2 -- \

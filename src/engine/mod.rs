@@ -683,32 +683,8 @@ impl World {
         group: &Arc<Group>,
         block: bool,
     ) -> Result<Option<(Status, Message)>> {
-        if src != ANY {
-            self.state.lock().check_rank(src as u32)?;
-        }
-        let take = |st: &mut State| -> Option<Result<(Status, Message)>> {
-            if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
-                let s = Status {
-                    source: u.src,
-                    tag: u.tag,
-                    bytes: u.body.msg_len() as usize,
-                    error: None,
-                };
-                return Some(Ok((s, Message(u))));
-            }
-            st.core.lost_error_for(src, group).map(Err)
-        };
-        let mut st = self.state.lock();
-        st.progress(Some(Duration::ZERO));
-        if let Some(r) = take(&mut st) {
-            return r.map(Some);
-        }
-        drop(st);
-        if !block {
-            return Ok(None);
-        }
-        self.wait_for(self.deadline(), &|| "matched probe".to_string(), take)?
-            .map(Some)
+        let found = self.find(ctx, src, tag, group, block, true)?;
+        Ok(found.and_then(|(s, m)| m.map(|m| (s, Message(m)))))
     }
 
     /// Starts the receive of a message taken by [`mprobe`](Self::mprobe).
@@ -734,17 +710,38 @@ impl World {
         group: &Arc<Group>,
         block: bool,
     ) -> Result<Option<Status>> {
+        Ok(self
+            .find(ctx, src, tag, group, block, false)?
+            .map(|(s, _)| s))
+    }
+
+    /// The first unexpected message matching (ctx, src, tag): its status, and the
+    /// message itself when `take` (it then leaves matching).
+    fn find(
+        &self,
+        ctx: u32,
+        src: i32,
+        tag: i32,
+        group: &Arc<Group>,
+        block: bool,
+        take: bool,
+    ) -> Result<Option<(Status, Option<matching::Unexpected>)>> {
         if src != ANY {
             self.state.lock().check_rank(src as u32)?;
         }
-        let look = |st: &mut State| -> Option<Result<Status>> {
-            if let Some(u) = st.core.matcher.peek_unexpected(ctx, src, tag) {
-                return Some(Ok(Status {
-                    source: u.src,
-                    tag: u.tag,
-                    bytes: u.body.msg_len() as usize,
-                    error: None,
-                }));
+        let look = |st: &mut State| -> Option<Result<(Status, Option<matching::Unexpected>)>> {
+            let status = |u: &matching::Unexpected| Status {
+                source: u.src,
+                tag: u.tag,
+                bytes: u.body.msg_len() as usize,
+                error: None,
+            };
+            if take {
+                if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
+                    return Some(Ok((status(&u), Some(u))));
+                }
+            } else if let Some(u) = st.core.matcher.peek_unexpected(ctx, src, tag) {
+                return Some(Ok((status(u), None)));
             }
             st.core.lost_error_for(src, group).map(Err)
         };
