@@ -9,15 +9,17 @@
 //! loudly through the error handler rather than fall through to the real MPI.
 //!
 //! The rooms: `abi` (types and constants), `errors` (classes, error handlers, the
-//! panic boundary), `handles` (tables behind integer handles), `attr` (cached
-//! attributes), `init` (Init,
-//! Finalize, launch), `comm` and `group`, `datatype` (built-in and derived types,
-//! packing), `op` (reductions on MPI types), `request` (requests, statuses, wait and
-//! test), `p2p`, `coll` (blocking collectives), `nbc` (non-blocking collectives),
-//! `misc` (time, names, memory), `stubs`.
+//! panic boundary), `handles` (tables behind integer handles), `args` (argument
+//! checks, buffers through a datatype), `init` (Init, Finalize, launch), `comm`,
+//! `group`, `attr` (cached attributes), `topo` (Cartesian topologies),
+//! `datatype` (built-in and derived types, packing), `types` (their exported
+//! functions), `op` (reductions on MPI types), `request` (requests, statuses, the
+//! wait and test family), `p2p`, `coll` (collectives over FMI's), `coll_api` (the
+//! exported collectives, blocking and non-blocking), `nbc` (the progress thread),
+//! `large_count` (MPI-4's `_c` forms), `misc` (time, names, memory), `stubs`.
 
 // `extern "C"` entry points take raw pointers from C; each checks them before use
-// (see `ptr`), where Rust's `unsafe fn` marker means nothing to the C caller.
+// (see `args`), where Rust's `unsafe fn` marker means nothing to the C caller.
 #![allow(
     non_snake_case,
     non_camel_case_types,
