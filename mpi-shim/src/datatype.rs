@@ -308,8 +308,41 @@ fn predefined() -> &'static HashMap<MPI_Datatype, Arc<Type>> {
     })
 }
 
+/// Where a predefined handle sits in [`fast`]: MPICH encodes the predefined types as
+/// `0x4c00ssii` (size, index) and the pair types as `0x8c00000i`.
+fn slot(h: MPI_Datatype) -> Option<usize> {
+    let u = h as u32;
+    match u & 0xffff_0000 {
+        0x4c00_0000 => Some((u & 0xff) as usize),
+        0x8c00_0000 if u & 0xffff < 0x10 => Some(0x100 + (u & 0xf) as usize),
+        _ => None,
+    }
+}
+
+/// A predefined type and its handle, in its slot.
+type Slot = Option<(MPI_Datatype, Arc<Type>)>;
+
+/// The predefined types by slot, so that the per-call lookup is an index, not a hash.
+fn fast() -> &'static [Slot] {
+    static F: OnceLock<Vec<Slot>> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut v = vec![None; 0x110];
+        for (&h, t) in predefined() {
+            if let Some(i) = slot(h) {
+                v[i] = Some((h, t.clone()));
+            }
+        }
+        v
+    })
+}
+
 /// The type behind a handle (committed or not).
 pub fn lookup_any(h: MPI_Datatype) -> R<Arc<Type>> {
+    if let Some(Some((ph, t))) = slot(h).and_then(|i| fast().get(i)) {
+        if *ph == h {
+            return Ok(t.clone());
+        }
+    }
     if let Some(t) = predefined().get(&h) {
         return Ok(t.clone());
     }
@@ -444,6 +477,20 @@ pub fn count(c: c_int) -> R<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_predefined_type_has_its_own_slot() {
+        let mut seen = std::collections::HashSet::new();
+        for &h in predefined().keys() {
+            if let Some(i) = slot(h) {
+                assert!(seen.insert(i), "slot {i:#x} taken twice");
+            }
+            assert!(Arc::ptr_eq(
+                &lookup_any(h).unwrap(),
+                predefined().get(&h).unwrap()
+            ));
+        }
+    }
 
     #[test]
     fn pair_types_have_c_layout() {
