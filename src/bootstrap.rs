@@ -76,10 +76,7 @@ pub fn join_pmi(mut pmi: Pmi, mut cfg: Config) -> Result<Arc<World>> {
         .local_addr()
         .map_err(|e| Error::connect(format!("listener: {e}")))?
         .port();
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
+    let host = hostname();
     let ips: Vec<String> = crate::punch::client::host_candidates(port)
         .iter()
         .filter(|a| !a.ip().is_loopback())
@@ -112,6 +109,14 @@ pub fn join_pmi(mut pmi: Pmi, mut cfg: Config) -> Result<Arc<World>> {
     Ok(world)
 }
 
+/// This host's name ("" if the system will not say).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
 /// A peer's candidates from its `host;port;ip,ip` entry: loopback on our own host.
 fn peer_addresses(v: &str, my_host: &str) -> Option<Vec<SocketAddr>> {
     let mut it = v.split(';');
@@ -142,6 +147,9 @@ pub fn launcher_done() {
 pub fn launcher_abort(code: i32, why: &str) -> bool {
     match LAUNCHER.lock().as_mut() {
         Some(p) => {
+            // The launcher kills every rank at once: give its proxy a moment to
+            // forward what this rank just wrote to stderr (the reason for the abort).
+            std::thread::sleep(std::time::Duration::from_millis(100));
             p.abort(code, why);
             true
         }
@@ -186,4 +194,37 @@ pub fn from_env() -> Result<Identity> {
         job: var("FMI_JOB").unwrap_or_else(|| format!("singleton-{}", std::process::id())),
         source: "singleton",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_addresses_from_the_launchers_store() {
+        let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        // same host: loopback only, whatever interfaces it listed
+        assert_eq!(
+            peer_addresses("h1;4000;10.0.0.2", "h1"),
+            Some(vec![lo(4000)])
+        );
+        // another host: its interface addresses
+        assert_eq!(
+            peer_addresses("h2;4001;10.0.0.3,192.168.1.9", "h1"),
+            Some(vec![
+                SocketAddr::from(([10, 0, 0, 3], 4001)),
+                SocketAddr::from(([192, 168, 1, 9], 4001))
+            ])
+        );
+        assert_eq!(peer_addresses("h2;4001;", "h1"), Some(vec![]));
+        // an empty host name never matches ours
+        assert_eq!(
+            peer_addresses(";4002;10.0.0.4", ""),
+            Some(vec![SocketAddr::from(([10, 0, 0, 4], 4002))])
+        );
+        // malformed entries
+        assert_eq!(peer_addresses("h2;notaport;10.0.0.3", "h1"), None);
+        assert_eq!(peer_addresses("h2;4001;10.0.0.x", "h1"), None);
+        assert_eq!(peer_addresses("h2", "h1"), None);
+    }
 }

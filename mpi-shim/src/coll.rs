@@ -135,6 +135,35 @@ impl Region {
     }
 }
 
+/// The input of a reduce-scatter: `sbuf`'s data, or with MPI_IN_PLACE a copy of
+/// `rbuf`'s (which the output then overwrites).
+enum Input {
+    Send(Region),
+    Copy(Vec<u8>),
+}
+
+impl Input {
+    /// # Safety
+    /// As `Region::new`, for `count` elements at `sbuf` (or `rbuf` in place).
+    unsafe fn new(sbuf: *const c_void, rbuf: *mut c_void, t: &Arc<Type>, count: usize) -> R<Input> {
+        // SAFETY: forwarded.
+        unsafe {
+            Ok(if in_place(sbuf) {
+                Input::Copy(Region::one(rbuf, t, count, true)?.bytes().to_vec())
+            } else {
+                Input::Send(Region::one(sbuf, t, count, true)?)
+            })
+        }
+    }
+
+    fn bytes(&mut self) -> &[u8] {
+        match self {
+            Input::Send(r) => r.bytes(),
+            Input::Copy(v) => v,
+        }
+    }
+}
+
 fn root_of(comm: &Comm, root: c_int) -> R<u32> {
     if root < 0 || root as u32 >= comm.size() {
         return fail(
@@ -281,13 +310,14 @@ pub unsafe fn allreduce_like(
     match kind {
         Prefix::All => fmi::coll::allreduce(comm, send, r.bytes(), red.dt, &red.op)?,
         Prefix::Scan => fmi::coll::scan(comm, send, r.bytes(), red.dt, &red.op)?,
-        Prefix::Exscan => {
-            let own = match send {
-                Some(s) => s.to_vec(),
-                None => r.bytes().to_vec(),
-            };
-            fmi::coll::exscan(comm, &own, r.bytes(), red.dt, &red.op)?
-        }
+        Prefix::Exscan => match send {
+            Some(s) => fmi::coll::exscan(comm, s, r.bytes(), red.dt, &red.op)?,
+            // in place: the input is what the output overwrites
+            None => {
+                let own = r.bytes().to_vec();
+                fmi::coll::exscan(comm, &own, r.bytes(), red.dt, &red.op)?
+            }
+        },
     }
     r.store();
     Ok(())
@@ -305,14 +335,9 @@ pub unsafe fn reduce_scatter_block(
     let red = op::reduction(opv, dt, &t)?;
     let n = comm.size() as usize;
     let rc = cnt(rcount)?;
-    // In place, the input is the whole receive buffer; take a copy of it.
-    let input: Vec<u8> = if in_place(sbuf) {
-        Region::one(rbuf, &t, rc * n, true)?.bytes().to_vec()
-    } else {
-        Region::one(sbuf, &t, rc * n, true)?.bytes().to_vec()
-    };
+    let mut s = Input::new(sbuf, rbuf, &t, rc * n)?;
     let mut r = Region::one(rbuf, &t, rc, false)?;
-    fmi::coll::reduce_scatter_block(comm, Some(&input), r.bytes(), red.dt, &red.op)?;
+    fmi::coll::reduce_scatter_block(comm, Some(s.bytes()), r.bytes(), red.dt, &red.op)?;
     r.store();
     Ok(())
 }
@@ -336,13 +361,10 @@ pub unsafe fn reduce_scatter(
         .collect::<R<Vec<usize>>>()?;
     let total: usize = counts.iter().sum();
     let me = comm.rank() as usize;
-    let input: Vec<u8> = if in_place(sbuf) {
-        Region::one(rbuf, &t, total, true)?.bytes().to_vec()
-    } else {
-        Region::one(sbuf, &t, total, true)?.bytes().to_vec()
-    };
+    let mut s = Input::new(sbuf, rbuf, &t, total)?;
+    let input = s.bytes();
     let mut full = vec![0u8; input.len()];
-    fmi::coll::reduce(comm, Some(&input), &mut full, red.dt, &red.op, 0)?;
+    fmi::coll::reduce(comm, Some(input), &mut full, red.dt, &red.op, 0)?;
     let bc: Vec<usize> = counts.iter().map(|c| c * t.size).collect();
     let bd: Vec<usize> = bc
         .iter()
@@ -618,15 +640,16 @@ pub unsafe fn alltoallv(
         vblocks(n, rcounts, rdispls)?,
         in_place(sbuf),
     )?;
-    // In place: what goes out is what is in the receive buffer now.
-    let (sbytes, sc, sd) = if in_place(sbuf) {
-        (r.bytes().to_vec(), r.counts.clone(), r.displs.clone())
+    let (rc, rd) = (r.counts.clone(), r.displs.clone());
+    if in_place(sbuf) {
+        // What goes out is what the receive overwrites: a copy of it.
+        let out = r.bytes().to_vec();
+        fmi::coll::alltoallv(comm, &out, &rc, &rd, r.bytes(), &rc, &rd)?;
     } else {
         let mut s = Region::new(sbuf, &ty(sdt)?, vblocks(n, scounts, sdispls)?, true)?;
-        (s.bytes().to_vec(), s.counts.clone(), s.displs.clone())
-    };
-    let (rc, rd) = (r.counts.clone(), r.displs.clone());
-    fmi::coll::alltoallv(comm, &sbytes, &sc, &sd, r.bytes(), &rc, &rd)?;
+        let (sc, sd) = (s.counts.clone(), s.displs.clone());
+        fmi::coll::alltoallv(comm, s.bytes(), &sc, &sd, r.bytes(), &rc, &rd)?;
+    }
     r.store();
     Ok(())
 }

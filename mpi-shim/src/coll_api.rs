@@ -92,12 +92,12 @@ pub fn iv_owned(
     req: *mut MPI_Request,
 ) -> R {
     let (s, r) = (P::of(sbuf), P::of(rbuf));
-    let check = |c: &fmi::comm::Comm| match kind {
-        VColl::Gatherv { root, all: false } | VColl::Scatterv { root } => coll::check_root(c, root),
-        _ => Ok(()),
+    let root = match kind {
+        VColl::Gatherv { root, all: false } | VColl::Scatterv { root } => Some(root),
+        _ => None,
     };
-    check_root_now(comm, check)?;
-    later(comm, req, ok, move |c| {
+    let check = move |c: &fmi::comm::Comm| root.map_or(Ok(()), |r| coll::check_root(c, r));
+    later(comm, req, check, move |c| {
         // SAFETY: the program keeps the buffers valid until the request completes;
         // the arrays are ours.
         unsafe {
@@ -139,11 +139,6 @@ pub fn iv_owned(
             }
         }
     })
-}
-
-fn check_root_now(h: MPI_Comm, check: impl FnOnce(&fmi::comm::Comm) -> R) -> R {
-    let c = comm::get(h)?;
-    check(&c.comm).map_err(|e| e.on(h))
 }
 
 fn ok(_: &fmi::comm::Comm) -> R {

@@ -79,9 +79,6 @@ fn finalize() -> R {
 
 /// Ends every rank of the job (MPI_Abort, MPI_ERRORS_ARE_FATAL).
 pub fn abort_job(code: c_int) -> ! {
-    // Under mpiexec the launcher kills every rank at once: give its proxy a moment
-    // to forward what this rank just wrote to stderr (the reason for the abort).
-    std::thread::sleep(std::time::Duration::from_millis(100));
     if let Some(w) = COMMS.get(MPI_COMM_WORLD) {
         w.comm.world().abort(code)
     }

@@ -9,18 +9,52 @@ use crate::datatype::lookup_any;
 use crate::errors::{raise, Fail, R};
 use std::ffi::{c_int, c_void};
 
-/// A large count as an int, or the failure of `name` on `comm`.
-fn small(c: MPI_Count, name: &str, comm: MPI_Comm) -> Result<c_int, c_int> {
+/// A large count as an int; larger ones are refused (FMI's collectives take
+/// int-sized counts here).
+fn small_count(c: MPI_Count, comm: MPI_Comm) -> R<c_int> {
     c_int::try_from(c).map_err(|_| {
-        raise(
-            name,
-            Fail::new(
-                MPI_ERR_COUNT,
-                format!("count {c} does not fit an int (counts above 2^31-1 are not supported)"),
-            )
-            .on(comm),
+        Fail::new(
+            MPI_ERR_COUNT,
+            format!("count {c} does not fit an int (counts above 2^31-1 are not supported)"),
         )
+        .on(comm)
     })
+}
+
+/// A large-count array of `n` (counts or displacements) as ints; None for NULL
+/// (not significant on this rank).
+fn owned<T: Copy + TryInto<c_int>>(p: *const T, n: usize, comm: MPI_Comm) -> R<Option<Vec<c_int>>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    crate::args::array(p, n, "counts or displacements")?
+        .iter()
+        .map(|&x| {
+            x.try_into().map_err(|_| {
+                Fail::new(MPI_ERR_COUNT, "a count or displacement does not fit an int").on(comm)
+            })
+        })
+        .collect::<R<Vec<c_int>>>()
+        .map(Some)
+}
+
+fn ptr(v: &Option<Vec<c_int>>) -> *const c_int {
+    v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
+}
+
+fn nranks(comm: MPI_Comm) -> R<usize> {
+    Ok(crate::comm::get(comm)?.size() as usize)
+}
+
+/// In a `forward!` body: the value of a conversion, or the error code of `name`
+/// (raised through the error handler).
+macro_rules! tried {
+    ($e:expr, $name:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(f) => return raise($name, f),
+        }
+    };
 }
 
 /// Defines `MPI_x_c`/`PMPI_x_c` whose body converts the counts and calls the int
@@ -42,10 +76,7 @@ macro_rules! forward {
 /// `let n = count!(count, "MPI_x_c", comm);` converts or returns the error code.
 macro_rules! count {
     ($c:expr, $name:expr, $comm:expr) => {
-        match small($c, $name, $comm) {
-            Ok(n) => n,
-            Err(code) => return code,
-        }
+        tried!(small_count($c, $comm), $name)
     };
 }
 
@@ -205,31 +236,6 @@ forward! {
     }
 }
 
-/// A large-count array of `n` as ints (None for NULL).
-fn owned<T: Copy + TryInto<c_int>>(p: *const T, n: usize, comm: MPI_Comm) -> R<Option<Vec<c_int>>> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    crate::args::array(p, n, "counts or displacements")?
-        .iter()
-        .map(|&x| {
-            x.try_into().map_err(|_| {
-                Fail::new(MPI_ERR_COUNT, "a count or displacement does not fit an int").on(comm)
-            })
-        })
-        .collect::<R<Vec<c_int>>>()
-        .map(Some)
-}
-
-fn small_count(c: MPI_Count, comm: MPI_Comm) -> R<c_int> {
-    c_int::try_from(c)
-        .map_err(|_| Fail::new(MPI_ERR_COUNT, format!("count {c} does not fit an int")).on(comm))
-}
-
-fn nranks(comm: MPI_Comm) -> R<usize> {
-    Ok(crate::comm::get(comm)?.size() as usize)
-}
-
 mpi! {
     fn MPI_Igatherv_c / PMPI_Igatherv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, displs: *const MPI_Aint, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm, req: *mut MPI_Request) {
         let n = nranks(comm)?;
@@ -271,31 +277,14 @@ mpi! {
     }
 }
 
-fn status_bytes(s: *const MPI_Status) -> R<u64> {
-    if s.is_null() || s as usize == MPI_STATUS_IGNORE {
-        return Err(Fail::new(
-            MPI_ERR_ARG,
-            "status is NULL or MPI_STATUS_IGNORE",
-        ));
-    }
-    // SAFETY: a real status of the program.
-    Ok(unsafe { &*s }.bytes())
-}
-
 mpi! {
     fn MPI_Get_count_c / PMPI_Get_count_c(status: *const MPI_Status, dt: MPI_Datatype, count: *mut MPI_Count) {
-        let b = status_bytes(status)?;
-        let sz = lookup_any(dt)?.size as u64;
-        let n = match sz {
-            0 => 0,
-            sz if b.is_multiple_of(sz) => (b / sz) as MPI_Count,
-            _ => MPI_UNDEFINED as MPI_Count,
-        };
-        out(count, n, "count")
+        let n = count_of(status, dt)?;
+        out(count, n.map_or(MPI_UNDEFINED as MPI_Count, |n| n as MPI_Count), "count")
     }
 
     fn MPI_Get_elements_c / PMPI_Get_elements_c(status: *const MPI_Status, dt: MPI_Datatype, count: *mut MPI_Count) {
-        let b = status_bytes(status)?;
+        let b = status_ref(status)?.bytes();
         let n = lookup_any(dt)?.elements(b as usize).map_or(MPI_UNDEFINED as MPI_Count, |n| n as MPI_Count);
         out(count, n, "count")
     }
@@ -317,83 +306,36 @@ mpi! {
     }
 }
 
-/// A large-count array (counts or displacements) of `n` as ints: `None` for NULL
-/// (not significant on this rank), or the error code of `name` on `comm`.
-fn ints<T: Copy + TryInto<c_int>>(
-    p: *const T,
-    n: usize,
-    name: &str,
-    comm: MPI_Comm,
-) -> Result<Option<Vec<c_int>>, c_int> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: MPI makes the program pass `n` items (one per rank).
-    let v = unsafe { std::slice::from_raw_parts(p, n) };
-    v.iter()
-        .map(|&x| {
-            x.try_into().map_err(|_| {
-                raise(
-                    name,
-                    Fail::new(MPI_ERR_COUNT, "a count or displacement does not fit an int")
-                        .on(comm),
-                )
-            })
-        })
-        .collect::<Result<Vec<c_int>, c_int>>()
-        .map(Some)
-}
-
-fn ptr(v: &Option<Vec<c_int>>) -> *const c_int {
-    v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
-}
-
-/// The size of `comm`, or the error code.
-fn size_of(comm: MPI_Comm, name: &str) -> Result<usize, c_int> {
-    crate::comm::get(comm)
-        .map(|c| c.size() as usize)
-        .map_err(|f| raise(name, f))
-}
-
-macro_rules! tried {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(code) => return code,
-        }
-    };
-}
-
 forward! {
     fn MPI_Gatherv_c / PMPI_Gatherv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, displs: *const MPI_Aint, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm) {
         let name = "MPI_Gatherv_c";
-        let n = tried!(size_of(comm, name));
-        let (c, d) = (tried!(ints(rcounts, n, name, comm)), tried!(ints(displs, n, name, comm)));
+        let n = tried!(nranks(comm), name);
+        let (c, d) = (tried!(owned(rcounts, n, comm), name), tried!(owned(displs, n, comm), name));
         PMPI_Gatherv(sbuf, count!(scount, name, comm), sdt, rbuf, ptr(&c), ptr(&d), rdt, root, comm)
     }
     fn MPI_Allgatherv_c / PMPI_Allgatherv_c(sbuf: *const c_void, scount: MPI_Count, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, displs: *const MPI_Aint, rdt: MPI_Datatype, comm: MPI_Comm) {
         let name = "MPI_Allgatherv_c";
-        let n = tried!(size_of(comm, name));
-        let (c, d) = (tried!(ints(rcounts, n, name, comm)), tried!(ints(displs, n, name, comm)));
+        let n = tried!(nranks(comm), name);
+        let (c, d) = (tried!(owned(rcounts, n, comm), name), tried!(owned(displs, n, comm), name));
         PMPI_Allgatherv(sbuf, count!(scount, name, comm), sdt, rbuf, ptr(&c), ptr(&d), rdt, comm)
     }
     fn MPI_Scatterv_c / PMPI_Scatterv_c(sbuf: *const c_void, scounts: *const MPI_Count, displs: *const MPI_Aint, sdt: MPI_Datatype, rbuf: *mut c_void, rcount: MPI_Count, rdt: MPI_Datatype, root: c_int, comm: MPI_Comm) {
         let name = "MPI_Scatterv_c";
-        let n = tried!(size_of(comm, name));
-        let (c, d) = (tried!(ints(scounts, n, name, comm)), tried!(ints(displs, n, name, comm)));
+        let n = tried!(nranks(comm), name);
+        let (c, d) = (tried!(owned(scounts, n, comm), name), tried!(owned(displs, n, comm), name));
         PMPI_Scatterv(sbuf, ptr(&c), ptr(&d), sdt, rbuf, count!(rcount, name, comm), rdt, root, comm)
     }
     fn MPI_Reduce_scatter_c / PMPI_Reduce_scatter_c(sbuf: *const c_void, rbuf: *mut c_void, counts: *const MPI_Count, dt: MPI_Datatype, op: MPI_Op, comm: MPI_Comm) {
         let name = "MPI_Reduce_scatter_c";
-        let n = tried!(size_of(comm, name));
-        let c = tried!(ints(counts, n, name, comm));
+        let n = tried!(nranks(comm), name);
+        let c = tried!(owned(counts, n, comm), name);
         PMPI_Reduce_scatter(sbuf, rbuf, ptr(&c), dt, op, comm)
     }
     fn MPI_Type_create_struct_c / PMPI_Type_create_struct_c(count: MPI_Count, blocklens: *const MPI_Count, displs: *const MPI_Count, types: *const MPI_Datatype, newtype: *mut MPI_Datatype) {
         let name = "MPI_Type_create_struct_c";
         let c = count!(count, name, MPI_COMM_WORLD);
         let n = c.max(0) as usize;
-        let b = tried!(ints(blocklens, n, name, MPI_COMM_WORLD)).unwrap_or_default();
+        let b = tried!(owned(blocklens, n, MPI_COMM_WORLD), name).unwrap_or_default();
         let d: Vec<MPI_Aint> = match crate::args::array(displs, n, "displacements") {
             Ok(d) => d.iter().map(|&x| x as MPI_Aint).collect(),
             Err(f) => return raise(name, f),
@@ -403,14 +345,14 @@ forward! {
     fn MPI_Type_create_indexed_block_c / PMPI_Type_create_indexed_block_c(count: MPI_Count, blocklen: MPI_Count, displs: *const MPI_Count, old: MPI_Datatype, newtype: *mut MPI_Datatype) {
         let name = "MPI_Type_create_indexed_block_c";
         let (c, b) = (count!(count, name, MPI_COMM_WORLD), count!(blocklen, name, MPI_COMM_WORLD));
-        let d = tried!(ints(displs, c.max(0) as usize, name, MPI_COMM_WORLD));
+        let d = tried!(owned(displs, c.max(0) as usize, MPI_COMM_WORLD), name);
         crate::types::PMPI_Type_create_indexed_block(c, b, ptr(&d), old, newtype)
     }
     fn MPI_Alltoallv_c / PMPI_Alltoallv_c(sbuf: *const c_void, scounts: *const MPI_Count, sdispls: *const MPI_Aint, sdt: MPI_Datatype, rbuf: *mut c_void, rcounts: *const MPI_Count, rdispls: *const MPI_Aint, rdt: MPI_Datatype, comm: MPI_Comm) {
         let name = "MPI_Alltoallv_c";
-        let n = tried!(size_of(comm, name));
-        let (sc, sd) = (tried!(ints(scounts, n, name, comm)), tried!(ints(sdispls, n, name, comm)));
-        let (rc, rd) = (tried!(ints(rcounts, n, name, comm)), tried!(ints(rdispls, n, name, comm)));
+        let n = tried!(nranks(comm), name);
+        let (sc, sd) = (tried!(owned(scounts, n, comm), name), tried!(owned(sdispls, n, comm), name));
+        let (rc, rd) = (tried!(owned(rcounts, n, comm), name), tried!(owned(rdispls, n, comm), name));
         PMPI_Alltoallv(sbuf, ptr(&sc), ptr(&sd), sdt, rbuf, ptr(&rc), ptr(&rd), rdt, comm)
     }
 }

@@ -63,14 +63,9 @@ pub unsafe extern "C" fn MPI_Pcontrol(level: c_int) -> c_int {
 
 mpi! {
     fn MPI_Get_processor_name / PMPI_Get_processor_name(name: *mut c_char, len: *mut c_int) {
-        let mut b = [0u8; 256];
-        // SAFETY: gethostname writes at most b.len() bytes into b.
-        let r = unsafe { libc::gethostname(b.as_mut_ptr() as *mut c_char, b.len()) };
-        let host = if r == 0 {
-            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-            String::from_utf8_lossy(&b[..end]).into_owned()
-        } else {
-            "localhost".into()
+        let host = match fmi::bootstrap::hostname() {
+            h if h.is_empty() => "localhost".to_string(),
+            h => h,
         };
         cstr(name, MPI_MAX_PROCESSOR_NAME, &host, len)
     }

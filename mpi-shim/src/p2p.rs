@@ -120,12 +120,16 @@ unsafe fn send_kind(
     // SAFETY: the program keeps the buffer valid until the request completes.
     let d = unsafe { data(buf, k.count, &k.t) }.map_err(|f| k.fail(f))?;
     let copy = mode == Mode::Buffered;
+    // The request owns packed data, and a buffered send's copy; a dense standard
+    // send goes straight from the program's buffer.
     let (raw, keep) = match d {
         Data::Borrowed(b) if !copy => (b.as_ptr() as *mut u8, None),
-        d => {
-            let v = d.bytes().to_vec();
+        Data::Borrowed(b) => {
+            let v = b.to_vec();
             (v.as_ptr() as *mut u8, Some(v))
         }
+        // moving the Vec leaves its heap buffer, and so `raw`, where it is
+        Data::Packed(v) => (v.as_ptr() as *mut u8, Some(v)),
     };
     if copy {
         let need = keep.as_ref().map_or(0, |v| v.len()) + MPI_BSEND_OVERHEAD as usize;
@@ -153,7 +157,12 @@ unsafe fn send_kind(
         }
     }
     .map_err(|e| k.fail(e))?;
-    Ok(Kind::Send { req, keep })
+    let send = Kind::Send { req, keep };
+    Ok(if copy {
+        Kind::Buffered(Box::new(send))
+    } else {
+        send
+    })
 }
 
 unsafe fn blocking_send(
@@ -477,7 +486,18 @@ fn set_elements(status: *mut MPI_Status, dt: MPI_Datatype, count: MPI_Count) -> 
     Ok(())
 }
 
-fn status_ref<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
+/// Whole elements of `dt` a status counts (MPI_Get_count); None when the bytes are
+/// not a whole number of them.
+pub(crate) fn count_of(status: *const MPI_Status, dt: MPI_Datatype) -> R<Option<u64>> {
+    let b = status_ref(status)?.bytes();
+    Ok(match datatype::lookup_any(dt)?.size as u64 {
+        0 => Some(0),
+        sz if b.is_multiple_of(sz) => Some(b / sz),
+        _ => None,
+    })
+}
+
+pub(crate) fn status_ref<'a>(s: *const MPI_Status) -> R<&'a MPI_Status> {
     if s.is_null() || s as usize == MPI_STATUS_IGNORE {
         return fail(MPI_ERR_ARG, "status is NULL or MPI_STATUS_IGNORE");
     }
@@ -635,15 +655,8 @@ mpi! {
     }
 
     fn MPI_Get_count / PMPI_Get_count(status: *const MPI_Status, dt: MPI_Datatype, count: *mut c_int) {
-        let s = status_ref(status)?;
-        let t = datatype::lookup_any(dt)?;
-        let b = s.bytes() as usize;
-        let n = match t.size {
-            0 => 0,
-            sz if b.is_multiple_of(sz) => c_int::try_from(b / sz).unwrap_or(MPI_UNDEFINED),
-            _ => MPI_UNDEFINED,
-        };
-        out(count, n, "count")
+        let n = count_of(status, dt)?;
+        out(count, n.and_then(|n| c_int::try_from(n).ok()).unwrap_or(MPI_UNDEFINED), "count")
     }
 
     fn MPI_Get_elements / PMPI_Get_elements(status: *const MPI_Status, dt: MPI_Datatype, count: *mut c_int) {

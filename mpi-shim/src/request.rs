@@ -82,6 +82,8 @@ pub enum Kind {
     Done(Completion),
     /// A non-blocking collective, run by the communicator's progress thread.
     Nbc(std::sync::Arc<crate::nbc::Done>),
+    /// A buffered send (MPI_Bsend ...): its copy counts against the attached buffer.
+    Buffered(Box<Kind>),
     /// MPI_Isendrecv: both halves; the receive's completion is the request's.
     Pair(Box<Kind>, Box<Kind>),
     /// A persistent request (MPI_Send_init ...): `start` begins one operation,
@@ -164,6 +166,7 @@ fn wait_kind(k: Kind) -> Completion {
         }
         Kind::Done(c) => c,
         Kind::Nbc(d) => d.wait(),
+        Kind::Buffered(k) => wait_kind(*k),
         Kind::Pair(recv, send) => {
             let s = wait_kind(*send);
             let r = wait_kind(*recv);
@@ -199,6 +202,7 @@ fn test_kind(k: Kind) -> Result<Completion, Kind> {
         },
         Kind::Done(c) => Ok(c),
         Kind::Nbc(d) => d.test().ok_or(Kind::Nbc(d)),
+        Kind::Buffered(k) => test_kind(*k).map_err(|k| Kind::Buffered(Box::new(k))),
         Kind::Pair(recv, send) => {
             let send = test_kind(*send).map_or_else(|k| k, Kind::Done);
             let recv = test_kind(*recv).map_or_else(|k| k, Kind::Done);
@@ -386,7 +390,10 @@ pub fn detached_send_bytes() -> usize {
         .lock()
         .iter()
         .map(|e| match &e.kind {
-            Kind::Send { keep: Some(v), .. } => v.len() + MPI_BSEND_OVERHEAD as usize,
+            Kind::Buffered(k) => match &**k {
+                Kind::Send { keep: Some(v), .. } => v.len() + MPI_BSEND_OVERHEAD as usize,
+                _ => 0,
+            },
             _ => 0,
         })
         .sum()

@@ -229,9 +229,8 @@ mpi! {
 
 /// A colour shared by the processes of one host: a hash of the host name.
 fn host_color() -> c_int {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let mut h: u32 = 0x811c_9dc5;
-    for b in name.trim().bytes() {
+    for b in fmi::bootstrap::hostname().bytes() {
         h = (h ^ b as u32).wrapping_mul(0x0100_0193);
     }
     (h & 0x7fff_ffff) as c_int
