@@ -15,6 +15,32 @@ pub const DEFAULT_SPIN_US: u64 = 200;
 /// succeeds within a few round trips of both sides dialling, so seconds are plenty.
 pub const DEFAULT_PUNCH_TIMEOUT_MS: u64 = 3_000;
 
+/// A Redis server used as a mediated channel (`FMI_REDIS_URL`, `backends.Redis`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `redis://host:port` (optionally `redis://:password@host:port/db`).
+    pub url: String,
+}
+
+/// An S3-compatible object store used as a mediated channel (`FMI_S3_*`,
+/// `backends.S3`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// `http(s)://host:port` of an S3-compatible server; `None` means AWS's
+    /// regional endpoint (`https://s3.{region}.amazonaws.com`).
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Longest pause between two polls of an object that is not there yet; polls
+    /// start at 1 ms and double up to this (`backends.S3.timeout`, in ms).
+    pub max_poll: Duration,
+}
+
+/// Default for [`S3Config::max_poll`].
+pub const DEFAULT_S3_MAX_POLL_MS: u64 = 50;
+
 /// Settings of one communicator world.
 #[derive(Debug, Clone)]
 pub struct Config {
