@@ -59,6 +59,17 @@ pub struct Config {
     /// Whether a pair that cannot connect directly relays through the rendezvous
     /// server (`FMI_RELAY`, default on; `0` turns it off).
     pub relay: bool,
+    /// The channel every operation must use (`FMI_CHANNEL`); `None` lets the
+    /// policy choose per operation.
+    pub channel: Option<crate::channel::store::ChannelKind>,
+    /// Default hint of new communicators (`FMI_HINT`): fast or cheap.
+    pub hint: i32,
+    /// The Redis channel, when configured.
+    pub redis: Option<RedisConfig>,
+    /// The S3 channel, when configured.
+    pub s3: Option<S3Config>,
+    /// Whether direct connections may be used (`backends.Direct.enabled`).
+    pub direct: bool,
 }
 
 impl Default for Config {
@@ -71,6 +82,11 @@ impl Default for Config {
             spin: Duration::from_micros(DEFAULT_SPIN_US),
             punch_timeout: Duration::from_millis(DEFAULT_PUNCH_TIMEOUT_MS),
             relay: true,
+            channel: None,
+            hint: 0,
+            redis: None,
+            s3: None,
+            direct: true,
         }
     }
 }

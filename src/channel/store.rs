@@ -68,8 +68,7 @@ pub trait Store: Send + Sync {
     /// Which channel this is.
     fn kind(&self) -> ChannelKind;
 
-    /// Stores `value` under `key`, replacing what was there. The key is remembered
-    /// as this rank's, so that [`close`](Store::close) removes it if nobody did.
+    /// Stores `value` under `key`, replacing what was there.
     fn put(&self, key: &str, value: &[u8]) -> Result<()>;
 
     /// Waits until `key` exists and returns its value, leaving it in place (several
@@ -96,9 +95,10 @@ pub trait Store: Send + Sync {
     /// How many keys of the job exist now (for cleanup checks and tests).
     fn count_job_keys(&self) -> Result<usize>;
 
-    /// This rank is leaving: deletes the keys it put that are still there, and
-    /// `mailbox` (its own, with anything nobody received).
-    fn close(&self, mailbox: &str) -> Result<()>;
+    /// This rank leaves the job: records that, and says whether it was the last of
+    /// the job's `size` ranks to do so (then nobody needs the job's keys any more,
+    /// and the caller clears them).
+    fn leave(&self, size: u32) -> Result<bool>;
 
     /// Requests and bytes so far.
     fn usage(&self) -> Usage;

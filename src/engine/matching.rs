@@ -29,13 +29,18 @@ pub enum Body {
     /// A synchronous send to oneself: the whole message, and the send request that
     /// completes when a receive takes it.
     SelfSync { data: Vec<u8>, send: usize },
+    /// A synchronous send through a mediated channel: the whole message, and the
+    /// sender's request to acknowledge when a receive takes it.
+    RemoteSync { data: Vec<u8>, send: u64 },
 }
 
 impl Body {
     /// Bytes of the message (not of what has arrived so far).
     pub fn msg_len(&self) -> u64 {
         match self {
-            Body::Eager(v) | Body::SelfSync { data: v, .. } => v.len() as u64,
+            Body::Eager(v) | Body::SelfSync { data: v, .. } | Body::RemoteSync { data: v, .. } => {
+                v.len() as u64
+            }
             Body::Rts { len, .. } => *len,
         }
     }

@@ -9,11 +9,13 @@
 
 mod connect;
 pub mod matching;
+mod mediated;
 mod peers;
 mod sink;
 
 use crate::auth::JobKeys;
 use crate::channel::direct::Conn;
+use crate::channel::store::{ChannelKind, Store};
 use crate::channel::RawBuf;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -34,6 +36,8 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const CONTROL: Token = Token(usize::MAX - 2);
+/// The mailbox thread of a mediated channel has frames for us.
+const WAKER: Token = Token(usize::MAX - 3);
 /// Longest sleep in one epoll call, so timers (retries, handshake deadlines) run.
 const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// A blocking send waits once this much is queued for one peer.
@@ -146,6 +150,9 @@ pub(crate) struct Core {
     outbox: Vec<sink::Action>,
     /// Peers that died (lost without leaving in order); see [`peers::Peer::died`].
     deaths: usize,
+    /// Acknowledgements of synchronous mediated sends, to push once the lock is
+    /// released: (sender, frame).
+    acks: Vec<(u32, mediated::Frame)>,
 }
 
 struct State {
@@ -167,6 +174,8 @@ struct State {
     server_addr: Option<std::net::SocketAddr>,
     punch_timeout: Duration,
     relay_enabled: bool,
+    /// Point to point goes through this mediated channel instead of connections.
+    mailroom: Option<Arc<mediated::Mailroom>>,
 }
 
 /// One job membership.
@@ -179,6 +188,13 @@ pub struct World {
     next_ctx: Mutex<u32>,
     /// `shutdown` has run (by the last communicator's free, or at exit).
     left: AtomicBool,
+    /// Mediated channels open for this world (collectives may use them).
+    stores: Vec<Arc<dyn Store>>,
+    /// Point to point between distinct ranks goes through a mediated channel.
+    mailroom: Option<Arc<mediated::Mailroom>>,
+    /// An operation over a mediated channel failed: the job's keys cannot be
+    /// trusted to be cleaned up by their writers, so leaving clears them all.
+    failed: AtomicBool,
 }
 
 /// How a world reaches its peers.
@@ -216,7 +232,7 @@ impl World {
     pub fn join(rank: u32, size: u32, job: &str, cfg: Config) -> Result<Arc<World>> {
         check_identity(rank, size, job)?;
         let keys = JobKeys::new(&cfg.token, job);
-        if size == 1 {
+        if size == 1 || mediated_route(&cfg).is_some() {
             return Self::build(rank, size, job, cfg, keys, Links::default());
         }
         let server = cfg.rendezvous.clone().ok_or_else(|| {
@@ -282,6 +298,29 @@ impl World {
         mut links: Links,
     ) -> Result<Arc<World>> {
         let poll = Poll::new().map_err(io_err("epoll"))?;
+        let stores = if size > 1 {
+            open_stores(&cfg, job, rank)?
+        } else {
+            Vec::new()
+        };
+        let mailroom = match mediated_route(&cfg) {
+            Some(kind) if size > 1 => {
+                let store = stores
+                    .iter()
+                    .find(|s| s.kind() == kind)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::config(format!("the {} channel is not configured", kind.name()))
+                    })?;
+                let waker = mio::Waker::new(poll.registry(), WAKER).map_err(io_err("epoll"))?;
+                log::info!(
+                    "rank {rank}/{size} of job {job:?}: point to point through {}",
+                    kind.name()
+                );
+                Some(mediated::Mailroom::start(store, rank, waker)?)
+            }
+            _ => None,
+        };
         if let Some(l) = links.listener.as_mut() {
             poll.registry()
                 .register(l, LISTENER, Interest::READABLE)
@@ -317,6 +356,7 @@ impl World {
             sending: HashMap::new(),
             outbox: Vec::new(),
             deaths: 0,
+            acks: Vec::new(),
         };
         let mut st = State {
             poll,
@@ -334,6 +374,7 @@ impl World {
             server_addr: links.server_addr,
             punch_timeout: cfg.punch_timeout,
             relay_enabled: cfg.relay,
+            mailroom: mailroom.clone(),
         };
         // Peer infos may have arrived together with the registration answer.
         st.handle_control_buffered();
@@ -345,6 +386,9 @@ impl World {
             state: Mutex::new(st),
             next_ctx: Mutex::new(FIRST_FREE_CTX),
             left: AtomicBool::new(false),
+            stores,
+            mailroom,
+            failed: AtomicBool::new(false),
         });
         let mut all = WORLDS.lock();
         all.retain(|w| w.strong_count() > 0);
@@ -368,6 +412,8 @@ impl World {
         loop {
             let mut st = self.state.lock();
             if let Some(v) = check(&mut st) {
+                drop(st);
+                self.flush_acks();
                 return Ok(v);
             }
             let now = Instant::now();
@@ -388,10 +434,12 @@ impl World {
             if st.progress(Some(timeout)) {
                 last_progress = Instant::now();
             }
-            if let Some(v) = check(&mut st) {
+            let v = check(&mut st);
+            drop(st);
+            self.flush_acks();
+            if let Some(v) = v {
                 return Ok(v);
             }
-            drop(st);
             if !sleep {
                 std::hint::spin_loop();
             }
@@ -401,12 +449,56 @@ impl World {
     /// Drives progress once without blocking.
     pub fn poke(&self) {
         self.state.lock().progress(Some(Duration::ZERO));
+        self.flush_acks();
     }
 
     /// Drives progress once, sleeping in epoll up to `timeout` while nothing is
     /// ready: for callers that poll several requests and have nothing else to do.
     pub fn idle(&self, timeout: Duration) {
         self.state.lock().progress(Some(timeout.min(SLEEP_SLICE)));
+        self.flush_acks();
+    }
+
+    /// Pushes the acknowledgements of synchronous mediated sends that receives
+    /// took; outside the engine lock, because a push waits for the store.
+    fn flush_acks(&self) {
+        let Some(m) = self.mailroom.as_ref() else {
+            return;
+        };
+        let acks = std::mem::take(&mut self.state.lock().core.acks);
+        for (dest, f) in acks {
+            if let Err(e) = m.send(dest, &f) {
+                self.failed.store(true, Ordering::Release);
+                log::warn!("cannot acknowledge a synchronous send of rank {dest}: {}", e.msg);
+            }
+        }
+    }
+
+    /// Point to point through the mediated channel: pushes the message to `dest`'s
+    /// mailbox. `sync` is the send request to complete when `dest` acknowledges.
+    #[allow(clippy::too_many_arguments)]
+    fn push_mediated(
+        &self,
+        m: &mediated::Mailroom,
+        ctx: u32,
+        dest: u32,
+        tag: i32,
+        data: &[u8],
+        sync: Option<ReqId>,
+    ) -> Result<()> {
+        let r = m.send_data(dest, ctx, self.rank, tag, sync.map(|id| id as u64), data);
+        if r.is_err() {
+            self.failed.store(true, Ordering::Release);
+            if let Some(id) = sync {
+                self.state.lock().core.reqs.try_remove(id);
+            }
+        }
+        r
+    }
+
+    /// Whether point to point to `dest` goes through the mediated channel.
+    fn mediated_to(&self, dest: u32) -> Option<&mediated::Mailroom> {
+        self.mailroom.as_deref().filter(|_| dest != self.rank)
     }
 
     /// Blocking send of `data` (world ranks).
@@ -418,6 +510,10 @@ impl World {
         data: &[u8],
         group: &Arc<Group>,
     ) -> Result<()> {
+        if let Some(m) = self.mediated_to(dest) {
+            self.state.lock().check_rank(dest)?;
+            return self.push_mediated(m, ctx, dest, tag, data, None);
+        }
         {
             let mut st = self.state.lock();
             let st = &mut *st;
@@ -489,6 +585,32 @@ impl World {
         group: &Arc<Group>,
         sync: bool,
     ) -> Result<ReqId> {
+        if let Some(m) = self.mediated_to(dest) {
+            let bytes = buf.len();
+            let kind = || ReqKind::Send {
+                dest,
+                buf: None,
+                coll: None,
+            };
+            if sync {
+                let id = {
+                    let mut st = self.state.lock();
+                    st.check_rank(dest)?;
+                    st.core.new_req(kind(), None)
+                };
+                self.push_mediated(m, ctx, dest, tag, buf.slice(0, bytes), Some(id))?;
+                return Ok(id);
+            }
+            self.state.lock().check_rank(dest)?;
+            self.push_mediated(m, ctx, dest, tag, buf.slice(0, bytes), None)?;
+            let done = Status {
+                source: dest,
+                tag,
+                bytes,
+                error: None,
+            };
+            return Ok(self.state.lock().core.new_req(kind(), Some(done)));
+        }
         let mut st = self.state.lock();
         let st = &mut *st;
         st.check_peer(dest)?;
@@ -561,8 +683,8 @@ impl World {
         buf: RawBuf,
         group: &Arc<Group>,
     ) -> Result<ReqId> {
-        let mut st = self.state.lock();
-        let st = &mut *st;
+        let mut st_guard = self.state.lock();
+        let st = &mut *st_guard;
         if src != ANY {
             st.check_rank(src as u32)?;
         }
@@ -575,6 +697,8 @@ impl World {
         );
         if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
             st.receive_unexpected(id, u, buf);
+            drop(st_guard);
+            self.flush_acks();
             return Ok(id);
         }
         // A collective needs every member, so any loss fails its receives.
@@ -632,6 +756,9 @@ impl World {
             Ok(Err(e)) => Err(e),
             Err(e) => {
                 self.cancel(id);
+                if self.mailroom.is_some() {
+                    self.mark_failed();
+                }
                 Err(e)
             }
         }
@@ -641,11 +768,14 @@ impl World {
     pub fn test(&self, id: ReqId) -> Result<Option<Status>> {
         let mut st = self.state.lock();
         st.progress(Some(Duration::ZERO));
-        match st.core.reqs.get(id) {
+        let r = match st.core.reqs.get(id) {
             None => Err(Error::arg("request is not active")),
             Some(r) if r.done.is_some() => Ok(st.core.reqs.remove(id).done),
             Some(_) => Ok(None),
-        }
+        };
+        drop(st);
+        self.flush_acks();
+        r
     }
 
     /// Cancels and frees a request: its buffer is not touched afterwards. A
@@ -698,6 +828,8 @@ impl World {
             None,
         );
         st.receive_unexpected(id, m.0, buf);
+        drop(st);
+        self.flush_acks();
         id
     }
 
@@ -796,7 +928,49 @@ impl World {
         }
         st.close_all();
         drop(st);
+        if let Some(m) = self.mailroom.as_ref() {
+            m.stop();
+        }
+        self.leave_stores();
         crate::bootstrap::launcher_done();
+    }
+
+    /// The mediated channels' part of leaving. Keys are deleted by their writers
+    /// once every reader is known to be done; what is left then goes when the last
+    /// rank leaves. After a failure nobody can know that, so every rank clears the
+    /// job's keys as it leaves (the job is broken anyway).
+    fn leave_stores(&self) {
+        let failed = self.failed.load(Ordering::Acquire);
+        for s in &self.stores {
+            let r = if failed {
+                s.clear_job().map(|n| {
+                    log::info!("{}: cleared {n} keys of the failed job", s.kind().name())
+                })
+            } else {
+                s.leave(self.size).and_then(|last| {
+                    if last {
+                        s.clear_job().map(|_| ())
+                    } else {
+                        Ok(())
+                    }
+                })
+            };
+            if let Err(e) = r {
+                log::warn!("{}: cleanup at leave failed: {}", s.kind().name(), e.msg);
+            }
+        }
+    }
+
+    /// The mediated channels this world may use, and whether it may connect
+    /// directly: what the policy chooses between.
+    pub fn channels(&self) -> (Vec<Arc<dyn Store>>, bool) {
+        let direct = self.size == 1 || self.mailroom.is_none();
+        (self.stores.clone(), direct)
+    }
+
+    /// Records that an operation over a mediated channel failed (see `leave_stores`).
+    pub fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Release);
     }
 
     /// Tells every rank of the job to end, then ends this process.
@@ -836,7 +1010,70 @@ impl State {
                 self.core.complete_recv(id, u.src, u.tag, data.len() as u64);
                 self.core.complete_self_send(send, u.tag, data.len());
             }
+            Body::RemoteSync { data, send } => {
+                let n = data.len().min(buf.len());
+                buf.write_at(0, &data[..n]);
+                self.core.complete_recv(id, u.src, u.tag, data.len() as u64);
+                self.core.ack(u.src, send, u.tag, data.len());
+            }
         }
+    }
+
+    /// Delivers what the mailbox thread of a mediated channel has popped, as the
+    /// frames of a connection are delivered.
+    pub(super) fn deliver_mediated(&mut self) -> bool {
+        let Some(m) = self.mailroom.as_ref() else {
+            return false;
+        };
+        let frames = m.take_arrived();
+        let any = !frames.is_empty();
+        for f in frames {
+            match f {
+                mediated::Frame::Data {
+                    ctx,
+                    src,
+                    tag,
+                    sync,
+                    payload,
+                } => {
+                    if src >= self.core.size || src == self.core.rank {
+                        log::warn!("mailbox: dropped a frame claiming to come from rank {src}");
+                        continue;
+                    }
+                    match sync {
+                        None => self.core.arrived_eager(ctx, src, tag, payload),
+                        Some(send) => self.core.arrived_sync(ctx, src, tag, payload, send),
+                    }
+                }
+                mediated::Frame::Ack {
+                    src,
+                    id,
+                    tag,
+                    bytes,
+                } => {
+                    let ok = usize::try_from(id).ok().and_then(|id| {
+                        let r = self.core.reqs.get(id)?;
+                        matches!(r.kind, ReqKind::Send { dest, .. } if dest == src && r.done.is_none())
+                            .then_some(id)
+                    });
+                    match ok {
+                        Some(id) => self.core.finish(
+                            id,
+                            Status {
+                                source: src,
+                                tag,
+                                bytes: bytes as usize,
+                                error: None,
+                            },
+                        ),
+                        None => log::warn!(
+                            "mailbox: dropped an acknowledgement from rank {src} for no pending synchronous send"
+                        ),
+                    }
+                }
+            }
+        }
+        any
     }
 }
 
@@ -846,6 +1083,51 @@ pub fn status_result(s: Status) -> Result<Status> {
         Some(e) => Err(e.clone()),
         None => Ok(s),
     }
+}
+
+/// The mediated channel point to point must use, if any: the one `FMI_CHANNEL`
+/// forces, or, when the world has no way to connect directly (no rendezvous
+/// server, or direct connections disabled), the first configured store.
+fn mediated_route(cfg: &Config) -> Option<ChannelKind> {
+    match cfg.channel {
+        Some(ChannelKind::Direct) => None,
+        Some(k) => Some(k),
+        None if cfg.rendezvous.is_none() || !cfg.direct => configured_stores(cfg).first().copied(),
+        None => None,
+    }
+}
+
+/// The mediated channels the configuration describes.
+fn configured_stores(cfg: &Config) -> Vec<ChannelKind> {
+    let mut v = Vec::new();
+    if cfg.redis.is_some() {
+        v.push(ChannelKind::Redis);
+    }
+    if cfg.s3.is_some() {
+        v.push(ChannelKind::S3);
+    }
+    v
+}
+
+/// Opens the stores this world may use: only the forced one under `FMI_CHANNEL`,
+/// else every configured one. A store that point to point needs must open; one
+/// that only the policy might pick is skipped with a warning.
+fn open_stores(cfg: &Config, job: &str, rank: u32) -> Result<Vec<Arc<dyn Store>>> {
+    let needed = mediated_route(cfg);
+    let kinds = match cfg.channel {
+        Some(ChannelKind::Direct) => Vec::new(),
+        Some(k) => vec![k],
+        None => configured_stores(cfg),
+    };
+    let mut stores = Vec::new();
+    for k in kinds {
+        match crate::channel::open_store(k, cfg, job, rank) {
+            Ok(s) => stores.push(s),
+            Err(e) if Some(k) == needed => return Err(e),
+            Err(e) => log::warn!("{} channel not used: {}", k.name(), e.msg),
+        }
+    }
+    Ok(stores)
 }
 
 fn bind_listener() -> std::io::Result<TcpListener> {
@@ -921,6 +1203,41 @@ impl Core {
                 error: None,
             },
         );
+    }
+
+    /// A synchronous message through a mediated channel: into a posted receive
+    /// (acknowledged at once) or the unexpected queue (acknowledged when taken).
+    fn arrived_sync(&mut self, ctx: u32, src: u32, tag: i32, data: Vec<u8>, send: u64) {
+        if let Some(p) = self.matcher.take_posted(ctx, src, tag) {
+            if let Some(Req {
+                kind: ReqKind::Recv { buf, .. },
+                ..
+            }) = self.reqs.get(p.req)
+            {
+                let n = data.len().min(buf.len());
+                buf.write_at(0, &data[..n]);
+            }
+            self.complete_recv(p.req, src, tag, data.len() as u64);
+            self.ack(src, send, tag, data.len());
+        } else {
+            self.matcher.add_unexpected(matching::Unexpected {
+                ctx,
+                src,
+                tag,
+                body: Body::RemoteSync { data, send },
+            });
+        }
+    }
+
+    /// Queues the acknowledgement of `src`'s synchronous send `send`.
+    fn ack(&mut self, src: u32, send: u64, tag: i32, bytes: usize) {
+        let frame = mediated::Frame::Ack {
+            src: self.rank,
+            id: send,
+            tag,
+            bytes: bytes as u64,
+        };
+        self.acks.push((src, frame));
     }
 
     /// A message to oneself: into a posted receive (true) or the unexpected queue,

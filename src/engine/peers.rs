@@ -3,7 +3,7 @@
 
 use super::connect::Dial;
 use super::sink::Action;
-use super::{Core, Req, ReqKind, State, Status, CONTROL, LISTENER};
+use super::{Core, Req, ReqKind, State, Status, CONTROL, LISTENER, WAKER};
 use crate::auth::Tag;
 use crate::channel::direct::{Conn, ConnError};
 use crate::channel::RawBuf;
@@ -444,6 +444,7 @@ impl State {
         for ev in events.iter() {
             match ev.token() {
                 LISTENER => self.accept_all(),
+                WAKER => {} // frames are delivered below, on every pass
                 CONTROL => self.control_event(
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable(),
@@ -457,6 +458,7 @@ impl State {
             }
         }
         self.events = events;
+        let any = self.deliver_mediated() || any;
         let now = Instant::now();
         if now >= self.next_timers {
             self.next_timers = now + TIMER_PERIOD;

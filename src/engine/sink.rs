@@ -73,7 +73,7 @@ impl Core {
         Header::new(Kind::Cts, 0, 0, accepted, token)
     }
 
-    fn arrived_eager(&mut self, ctx: u32, src: u32, tag: i32, v: Vec<u8>) {
+    pub(super) fn arrived_eager(&mut self, ctx: u32, src: u32, tag: i32, v: Vec<u8>) {
         if let Some(p) = self.matcher.take_posted(ctx, src, tag) {
             if let Some(Req {
                 kind: ReqKind::Recv { buf, .. },
