@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::engine::{self, matching::ANY, ReqId, World};
 use crate::error::{Error, Result};
 use crate::group::Group;
+use crate::channel::store::{ChannelKind, Store};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -45,6 +47,16 @@ pub struct Comm {
     rank: u32,
     group: Arc<Group>,
     hint: AtomicI32,
+    staged: Mutex<Staged>,
+}
+
+/// Collectives of a communicator through mediated channels (see `coll::storage`).
+#[derive(Default)]
+struct Staged {
+    /// Sequence number of the next one.
+    next: u64,
+    /// Keys this rank wrote, with their operation's sequence number, not deleted yet.
+    mine: Vec<(u64, String)>,
 }
 
 /// A pending non-blocking operation.
@@ -142,7 +154,7 @@ impl Comm {
 
     /// The world communicator of a world just joined.
     fn of_world(world: Arc<World>) -> Comm {
-        let (rank, size) = (world.rank, world.size);
+        let (rank, size, hint) = (world.rank, world.size, world.cfg.hint);
         Comm {
             live: Arc::new(Live {
                 world,
@@ -150,8 +162,9 @@ impl Comm {
             }),
             ctx_id: engine::WORLD_CTX,
             rank,
+            hint: AtomicI32::new(hint),
             group: Arc::new(Group::world(size)),
-            hint: AtomicI32::new(HINT_FAST),
+            staged: Mutex::default(),
         }
     }
 
@@ -442,6 +455,7 @@ impl Comm {
             rank: group.comm_rank(me).unwrap_or(0),
             group: Arc::new(group),
             hint: AtomicI32::new(self.hint()),
+            staged: Mutex::default(),
         }
     }
 
@@ -556,6 +570,55 @@ impl Comm {
             .world
             .issend(self.p2p_ctx(), self.dest(dest)?, tag, buf, &self.group)?;
         Ok(self.request(id))
+    }
+
+    /// The context id (the same on every member).
+    pub fn ctx_id(&self) -> u32 {
+        self.ctx_id
+    }
+
+    /// The mediated channel a collective `op` of `bytes` per rank goes through,
+    /// or `None` for the direct algorithms. Every rank decides the same way from
+    /// the same inputs (configuration, hint, size, bytes), so all take one path.
+    pub(crate) fn mediated_for(
+        &self,
+        op: crate::policy::Op,
+        bytes: usize,
+    ) -> Result<Option<Arc<dyn Store>>> {
+        let (stores, direct) = self.live.world.channels();
+        if stores.is_empty() {
+            return Ok(None);
+        }
+        let mut available: Vec<ChannelKind> = stores.iter().map(|s| s.kind()).collect();
+        if direct {
+            available.insert(0, ChannelKind::Direct);
+        }
+        let kind = match self.live.world.cfg.channel {
+            Some(k) => k,
+            None if !direct => available[0],
+            None => crate::policy::choose(op, bytes, self.size(), self.hint(), &available, &self.live.world.cfg),
+        };
+        Ok(stores.into_iter().find(|s| s.kind() == kind))
+    }
+
+    pub(crate) fn next_staged_seq(&self) -> u64 {
+        let mut s = self.staged.lock();
+        s.next += 1;
+        s.next - 1
+    }
+
+    pub(crate) fn record_staged(&self, seq: u64, key: String) {
+        self.staged.lock().mine.push((seq, key));
+    }
+
+    /// Removes and returns this rank's keys of operations before `seq`.
+    pub(crate) fn take_staged_before(&self, seq: u64) -> Vec<String> {
+        let mut s = self.staged.lock();
+        let (old, keep) = std::mem::take(&mut s.mine)
+            .into_iter()
+            .partition(|(q, _)| *q < seq);
+        s.mine = keep;
+        old.into_iter().map(|(_, k)| k).collect()
     }
 
     pub fn barrier(&self) -> Result<()> {

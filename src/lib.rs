@@ -17,6 +17,7 @@ pub mod group;
 pub mod log;
 pub mod op;
 pub mod pmi;
+pub mod policy;
 pub mod punch;
 pub mod wire;
 

@@ -7,7 +7,9 @@
 //! - large: ring, straight into the output buffer (see `ring`).
 
 use super::{ring, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// Gathers every rank's `send` (`block` bytes) into every rank's `recv` (n blocks).
@@ -24,6 +26,9 @@ pub fn allgather(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8], block: usize
     }
     if n == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Allgather, block)? {
+        return storage::allgather(st, recv, block);
     }
     let mut x = Xfer::new(comm, tags::ALLGATHER, "allgather");
     if block * n <= THRESHOLDS.allgather_bruck_total {

@@ -3,7 +3,9 @@
 //! in step s-1 and receives the next (see `ring`).
 
 use super::{carve, ring, tags, Xfer};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// `counts` and `displs` are in bytes, n of each, the same on every rank. With
@@ -29,10 +31,13 @@ pub fn allgatherv(
         }
         bufs[me].copy_from_slice(s);
     }
-    drop(bufs);
     if n == 1 {
         return Ok(());
     }
+    if let Some(st) = Stage::pick(comm, P::Allgather, counts.iter().sum::<usize>() / n)? {
+        return storage::allgatherv(st, &mut bufs);
+    }
+    drop(bufs);
     let segs: Vec<_> = regions.iter().map(|&(d, c)| d..d + c).collect();
     let mut x = Xfer::new(comm, tags::ALLGATHERV, "allgatherv");
     ring::allgather(&mut x, recv, &segs, me as u32, |v| v)?;

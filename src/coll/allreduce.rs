@@ -8,7 +8,9 @@
 //!   binomial broadcast from n-1.
 
 use super::{bcast, chain, recursive_doubling, ring, segments, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
@@ -39,6 +41,9 @@ pub fn allreduce(
     let n = comm.size();
     if n == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Allreduce, recv.len())? {
+        return storage::allreduce(st, recv, dt, op);
     }
     let mut x = Xfer::new(comm, tags::ALLREDUCE, "allreduce");
     allreduce_in(&mut x, recv, dt, op)?;

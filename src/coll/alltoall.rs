@@ -8,7 +8,9 @@
 //!   every pair meets exactly once; in place needs just one block of scratch.
 
 use super::{carve, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// `send` holds n blocks of `block` bytes, block j for rank j; `recv` gets n blocks,
@@ -19,6 +21,19 @@ pub fn alltoall(comm: &Comm, send: Option<&[u8]>, recv: &mut [u8], block: usize)
         return Err(Error::arg(
             "alltoall: send and receive buffers must hold n blocks each",
         ));
+    }
+    if n > 1 {
+        if let Some(st) = Stage::pick(comm, P::Alltoall, block)? {
+            let copy;
+            let s = match send {
+                Some(s) => s,
+                None => {
+                    copy = recv.to_vec();
+                    &copy
+                }
+            };
+            return storage::alltoall(st, s, recv, block);
+        }
     }
     let mut x = Xfer::new(comm, tags::ALLTOALL, "alltoall");
     match send {

@@ -4,7 +4,9 @@
 //! from and into the caller's buffers.
 
 use super::{carve, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// Counts and displacements are in bytes, n of each.
@@ -52,6 +54,12 @@ pub fn alltoallv(
     }
     if let Some(own) = rblocks[me].take() {
         own.copy_from_slice(sblocks[me]);
+    }
+    if n > 1 {
+        // Each rank knows only its own counts: chosen as for no data.
+        if let Some(st) = Stage::pick(comm, P::Alltoall, 0)? {
+            return storage::alltoallv(st, &sblocks, &mut rblocks);
+        }
     }
     let mut x = Xfer::new(comm, tags::ALLTOALLV, "alltoallv");
     let mut i = 1;

@@ -9,7 +9,9 @@
 //!   once, instead of log2(n) times the whole buffer.
 
 use super::{abs, check_root, rel, ring, segments, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::Result;
 
 /// Broadcasts `buf` from `root` to every rank (every rank passes the same length).
@@ -18,6 +20,9 @@ pub fn bcast(comm: &Comm, buf: &mut [u8], root: u32) -> Result<()> {
     check_root(root, n)?;
     if n == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Bcast, buf.len())? {
+        return storage::bcast(st, buf, root);
     }
     let t = &THRESHOLDS;
     let mut x = Xfer::new(comm, tags::BCAST, "bcast");

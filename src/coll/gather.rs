@@ -7,7 +7,9 @@
 //!   non-blocking receives), so no data is staged anywhere.
 
 use super::{abs, carve, check_root, rel, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// Gathers each rank's `send` (`block` bytes) into the root's `recv` (n blocks).
@@ -42,6 +44,9 @@ pub fn gather(
     }
     if n == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Gather, block)? {
+        return storage::gather(st, own, recv, block, root);
     }
     let mut x = Xfer::new(comm, tags::GATHER, "gather");
     if block * n as usize <= THRESHOLDS.gather_binomial_total {

@@ -4,7 +4,9 @@
 //! forward and no staging.
 
 use super::{carve, check_root, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// `counts` and `displs` (bytes, n of each) matter only at the root. `send: None`
@@ -19,9 +21,18 @@ pub fn gatherv(
 ) -> Result<()> {
     let (me, n) = (comm.rank(), comm.size());
     check_root(root, n)?;
+    // Only the root knows the counts, so the channel is chosen as for no data.
+    let stage = if n > 1 {
+        Stage::pick(comm, P::Gather, 0)?
+    } else {
+        None
+    };
     let mut x = Xfer::new(comm, tags::GATHERV, "gatherv");
     if me != root {
         let s = send.ok_or_else(|| Error::arg("gatherv: in place is only for the root"))?;
+        if let Some(st) = stage {
+            return storage::gatherv(st, s, &mut [], root);
+        }
         x.send(s, root)?;
         return x.finish();
     }
@@ -39,6 +50,9 @@ pub fn gatherv(
             ));
         }
         bufs[me as usize].copy_from_slice(s);
+    }
+    if let Some(st) = stage {
+        return storage::gatherv(st, &[], &mut bufs, root);
     }
     let mut it = bufs
         .into_iter()

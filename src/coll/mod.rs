@@ -34,6 +34,7 @@ pub mod ring;
 pub mod scan;
 pub mod scatter;
 pub mod scatterv;
+pub(crate) mod storage;
 pub mod tree;
 
 pub use allgather::allgather;

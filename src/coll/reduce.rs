@@ -10,7 +10,9 @@
 //!   rank n-1 forwards to the root.
 
 use super::{abs, chain, check_root, rel, ring, segments, tags, tree, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
@@ -52,6 +54,9 @@ pub fn reduce(
     }
     if n == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Reduce, work.len())? {
+        return storage::reduce(st, work, dt, op, root);
     }
     let mut x = Xfer::new(comm, tags::REDUCE, "reduce");
     reduce_in(&mut x, work, dt, op, root)?;

@@ -7,7 +7,9 @@
 //!   with the order-keeping shape the op needs, then scatter the blocks.
 
 use super::{reduce, ring, scatter, tags, Xfer};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
@@ -35,6 +37,15 @@ pub fn reduce_scatter_block(
         return Err(Error::arg(
             "reduce_scatter_block: the input must be n blocks of whole elements, the output one block",
         ));
+    }
+    if n > 1 {
+        if let Some(st) = Stage::pick(comm, P::ReduceScatter, block)? {
+            let input = match send {
+                Some(s) => s.to_vec(),
+                None => recv.to_vec(),
+            };
+            return storage::reduce_scatter_block(st, &input, &mut recv[..block], dt, op);
+        }
     }
     let mut x = Xfer::new(comm, tags::RING_RS, "reduce_scatter_block");
     match send {

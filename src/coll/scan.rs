@@ -7,7 +7,9 @@
 //! - non-associative ops: a chain 0 -> 1 -> ... (strictly left to right).
 
 use super::{chain, tags, Xfer};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
@@ -32,6 +34,10 @@ pub fn scan(
     if comm.size() == 1 {
         return Ok(());
     }
+    if let Some(st) = Stage::pick(comm, P::Scan, recv.len())? {
+        let own = recv.to_vec();
+        return storage::scan(st, &own, recv, dt, op, true);
+    }
     let mut x = Xfer::new(comm, tags::SCAN, "scan");
     if op.associative() {
         let mut partial = recv.to_vec();
@@ -54,6 +60,9 @@ pub fn exscan(comm: &Comm, send: &[u8], recv: &mut [u8], dt: Datatype, op: &Op) 
     whole(recv.len(), dt, "exscan")?;
     if comm.size() == 1 {
         return Ok(());
+    }
+    if let Some(st) = Stage::pick(comm, P::Scan, recv.len())? {
+        return storage::scan(st, send, recv, dt, op, false);
     }
     let mut x = Xfer::new(comm, tags::SCAN, "exscan");
     let mut partial = send.to_vec();

@@ -7,7 +7,9 @@
 //!   (a window of non-blocking sends), no staging copies.
 
 use super::{abs, check_root, rel, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// Scatters the root's `send` (n blocks of `block` bytes) into each rank's `recv`.
@@ -29,6 +31,11 @@ pub fn scatter(
     }
     if me != root && recv.is_none() {
         return Err(Error::arg("scatter: in place is only for the root"));
+    }
+    if n > 1 {
+        if let Some(st) = Stage::pick(comm, P::Scatter, block)? {
+            return storage::scatter(st, send, recv, block, root);
+        }
     }
     let mut x = Xfer::new(comm, tags::SCATTER, "scatter");
     scatter_in(&mut x, send, recv, block, root)?;

@@ -3,7 +3,9 @@
 //! non-blocking sends at a time.
 
 use super::{check_root, tags, Xfer, THRESHOLDS};
+use super::storage::{self, Stage};
 use crate::comm::Comm;
+use crate::policy::Op as P;
 use crate::error::{Error, Result};
 
 /// `send`, `counts` and `displs` (bytes) matter only at the root. `recv: None` only
@@ -18,9 +20,18 @@ pub fn scatterv(
 ) -> Result<()> {
     let (me, n) = (comm.rank(), comm.size());
     check_root(root, n)?;
+    // Only the root knows the counts, so the channel is chosen as for no data.
+    let stage = if n > 1 {
+        Stage::pick(comm, P::Scatter, 0)?
+    } else {
+        None
+    };
     let mut x = Xfer::new(comm, tags::SCATTERV, "scatterv");
     if me != root {
         let r = recv.ok_or_else(|| Error::arg("scatterv: in place is only for the root"))?;
+        if let Some(st) = stage {
+            return storage::scatterv(st, &[], r, root);
+        }
         x.recv(r, root)?;
         return x.finish();
     }
@@ -44,6 +55,9 @@ pub fn scatterv(
             ));
         }
         r.copy_from_slice(blocks[me as usize]);
+    }
+    if let Some(st) = stage {
+        return storage::scatterv(st, &blocks, &mut [], root);
     }
     let mut it = blocks
         .into_iter()

@@ -1,0 +1,417 @@
+//! Collective shapes for mediated channels (Redis, S3). Storage is written once and
+//! read by many, so the shapes differ from the direct ones: a broadcast is one
+//! upload and n-1 downloads, a gather n-1 uploads and the root's n-1 downloads, an
+//! allreduce a reduce to rank 0 and a broadcast of its result (the FMI paper's
+//! shapes, which its cost model prices).
+//!
+//! Every operation of a communicator gets the next sequence number, the same on
+//! every rank because collectives are called in the same order; its keys are
+//! `c/{context}/{sequence}/{name}`, so operations never see each other's data.
+//! Reductions combine in rank order, whatever arrives first, so every rank gets
+//! the same bits and non-commutative ops see rank order.
+//!
+//! Cleanup: a rank deletes what it wrote once it knows every reader is done. That
+//! is known after an operation in which it read something every rank wrote after
+//! entering it (allreduce, allgather, alltoall, barrier, reduce-scatter): every
+//! rank has then finished all earlier operations. What remains goes when the last
+//! rank leaves (see `engine::World::leave_stores`).
+
+use crate::channel::store::Store;
+use crate::comm::Comm;
+use crate::datatype::Datatype;
+use crate::error::{Error, ErrorKind, Result};
+use crate::op::Op;
+use crate::policy;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One collective operation over a store.
+pub(crate) struct Stage<'c> {
+    comm: &'c Comm,
+    store: Arc<dyn Store>,
+    seq: u64,
+    deadline: Option<Instant>,
+    /// The first mismatch of sizes seen; the operation still runs to its end so
+    /// that no peer is left waiting, then fails with it.
+    mismatch: Option<Error>,
+}
+
+impl<'c> Stage<'c> {
+    /// The stage of the next collective of `comm`, if the policy sends an
+    /// operation `op` of `bytes` (per rank) through a mediated channel.
+    pub(crate) fn pick(comm: &'c Comm, op: policy::Op, bytes: usize) -> Result<Option<Stage<'c>>> {
+        let Some(store) = comm.mediated_for(op, bytes)? else {
+            return Ok(None);
+        };
+        let seq = comm.next_staged_seq();
+        let deadline = comm.world().cfg.timeout.map(|t| Instant::now() + t);
+        Ok(Some(Stage {
+            comm,
+            store,
+            seq,
+            deadline,
+            mismatch: None,
+        }))
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("c/{}/{}/{name}", self.comm.ctx_id(), self.seq)
+    }
+
+    fn failed(&self, e: Error) -> Error {
+        self.comm.world().mark_failed();
+        e
+    }
+
+    fn put(&self, name: &str, data: &[u8]) -> Result<()> {
+        let key = self.key(name);
+        self.store
+            .put(&key, data)
+            .map_err(|e| self.failed(e))?;
+        self.comm.record_staged(self.seq, key);
+        Ok(())
+    }
+
+    /// Reads `name` into `out`, which must be exactly its size.
+    fn get_into(&mut self, name: &str, out: &mut [u8]) -> Result<()> {
+        let v = self.get(name)?;
+        if v.len() != out.len() {
+            let (kind, how) = if v.len() > out.len() {
+                (ErrorKind::Truncate, "larger")
+            } else {
+                (ErrorKind::Arg, "smaller")
+            };
+            self.mismatch.get_or_insert(Error::new(
+                kind,
+                format!(
+                    "{} channel: {name} has {} bytes, {how} than the {} this rank expects (do the ranks pass the same counts?)",
+                    self.store.kind().name(),
+                    v.len(),
+                    out.len()
+                ),
+            ));
+            let n = v.len().min(out.len());
+            out[..n].copy_from_slice(&v[..n]);
+            return Ok(());
+        }
+        out.copy_from_slice(&v);
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Result<Vec<u8>> {
+        let key = self.key(name);
+        self.store
+            .get(&key, self.deadline)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Ends the operation. `all_started`: this rank read data that every rank
+    /// wrote after entering this operation, so every rank is done with the earlier
+    /// ones and their keys can go.
+    fn finish(self, all_started: bool) -> Result<()> {
+        if all_started {
+            let old = self.comm.take_staged_before(self.seq);
+            if !old.is_empty() {
+                if let Err(e) = self.store.delete(&old) {
+                    log::warn!("{}: {}", self.store.kind().name(), e.msg);
+                }
+            }
+        }
+        match self.mismatch {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn me(&self) -> u32 {
+        self.comm.rank()
+    }
+
+    fn n(&self) -> u32 {
+        self.comm.size()
+    }
+}
+
+
+/// The root uploads once; everyone else downloads.
+pub(crate) fn bcast(mut st: Stage, buf: &mut [u8], root: u32) -> Result<()> {
+    if st.me() == root {
+        st.put("b", buf)?;
+    } else {
+        st.get_into("b", buf)?;
+    }
+    st.finish(false)
+}
+
+/// Every rank but the root uploads its block; the root downloads them in place.
+pub(crate) fn gather(
+    mut st: Stage,
+    own: &[u8],
+    recv: &mut [u8],
+    block: usize,
+    root: u32,
+) -> Result<()> {
+    let me = st.me();
+    if me != root {
+        st.put(&format!("g{me}"), own)?;
+        return st.finish(false);
+    }
+    for r in (0..st.n()).filter(|&r| r != root) {
+        let at = r as usize * block;
+        st.get_into(&format!("g{r}"), &mut recv[at..at + block])?;
+    }
+    st.finish(true)
+}
+
+/// The root uploads one block per rank; each rank downloads its own.
+pub(crate) fn scatter(
+    mut st: Stage,
+    send: &[u8],
+    recv: Option<&mut [u8]>,
+    block: usize,
+    root: u32,
+) -> Result<()> {
+    let me = st.me();
+    if me == root {
+        for r in (0..st.n()).filter(|&r| r != root) {
+            let at = r as usize * block;
+            st.put(&format!("s{r}"), &send[at..at + block])?;
+        }
+        if let Some(out) = recv {
+            let at = me as usize * block;
+            if out.len() != block {
+                return Err(Error::arg(
+                    "scatter: receive buffer size differs from the block size",
+                ));
+            }
+            out.copy_from_slice(&send[at..at + block]);
+        }
+    } else if let Some(out) = recv {
+        st.get_into(&format!("s{me}"), out)?;
+    }
+    st.finish(false)
+}
+
+/// Every rank uploads its block and downloads everyone else's.
+pub(crate) fn allgather(mut st: Stage, recv: &mut [u8], block: usize) -> Result<()> {
+    let me = st.me() as usize;
+    st.put(&format!("a{me}"), &recv[me * block..(me + 1) * block])?;
+    for r in (0..st.n() as usize).filter(|&r| r != me) {
+        st.get_into(&format!("a{r}"), &mut recv[r * block..(r + 1) * block])?;
+    }
+    st.finish(true)
+}
+
+/// Every rank uploads one block per peer and downloads one from each.
+pub(crate) fn alltoall(mut st: Stage, send: &[u8], recv: &mut [u8], block: usize) -> Result<()> {
+    let (me, n) = (st.me() as usize, st.n() as usize);
+    for r in (0..n).filter(|&r| r != me) {
+        st.put(&format!("t{me}.{r}"), &send[r * block..(r + 1) * block])?;
+    }
+    recv[me * block..(me + 1) * block].copy_from_slice(&send[me * block..(me + 1) * block]);
+    for r in (0..n).filter(|&r| r != me) {
+        st.get_into(&format!("t{r}.{me}"), &mut recv[r * block..(r + 1) * block])?;
+    }
+    st.finish(true)
+}
+
+/// Rank i's block (`counts[i]` bytes) lands at the root's `displs[i]`.
+pub(crate) fn gatherv(
+    mut st: Stage,
+    own: &[u8],
+    recv: &mut [&mut [u8]],
+    root: u32,
+) -> Result<()> {
+    let me = st.me();
+    if me != root {
+        st.put(&format!("g{me}"), own)?;
+        return st.finish(false);
+    }
+    for (r, out) in recv.iter_mut().enumerate() {
+        if r as u32 != root {
+            st.get_into(&format!("g{r}"), out)?;
+        }
+    }
+    st.finish(true)
+}
+
+/// The root's block i goes to rank i.
+pub(crate) fn scatterv(mut st: Stage, blocks: &[&[u8]], recv: &mut [u8], root: u32) -> Result<()> {
+    let me = st.me();
+    if me == root {
+        for (r, b) in blocks.iter().enumerate() {
+            if r as u32 != root {
+                st.put(&format!("s{r}"), b)?;
+            }
+        }
+    } else {
+        st.get_into(&format!("s{me}"), recv)?;
+    }
+    st.finish(false)
+}
+
+/// Every rank uploads its block and downloads the others into their places.
+pub(crate) fn allgatherv(mut st: Stage, bufs: &mut [&mut [u8]]) -> Result<()> {
+    let me = st.me() as usize;
+    st.put(&format!("a{me}"), bufs[me])?;
+    for (r, out) in bufs.iter_mut().enumerate() {
+        if r != me {
+            st.get_into(&format!("a{r}"), out)?;
+        }
+    }
+    st.finish(true)
+}
+
+/// Every rank uploads its block for each peer and downloads each peer's for it.
+pub(crate) fn alltoallv(mut st: Stage, send: &[&[u8]], recv: &mut [Option<&mut [u8]>]) -> Result<()> {
+    let me = st.me() as usize;
+    for (r, b) in send.iter().enumerate() {
+        if r != me {
+            st.put(&format!("t{me}.{r}"), b)?;
+        }
+    }
+    for (r, out) in recv.iter_mut().enumerate() {
+        if let (true, Some(out)) = (r != me, out.as_deref_mut()) {
+            st.get_into(&format!("t{r}.{me}"), out)?;
+        }
+    }
+    st.finish(true)
+}
+
+/// Folds the contributions of ranks `from` (each `len` bytes, read from storage,
+/// or `own` for this rank) in rank order into `acc`: x_first op ... op x_last.
+fn fold(
+    st: &mut Stage,
+    name: char,
+    ranks: std::ops::Range<u32>,
+    own: &[u8],
+    acc: &mut [u8],
+    dt: Datatype,
+    op: &Op,
+) -> Result<()> {
+    let me = st.me();
+    let mut started = false;
+    let mut tmp = vec![0u8; acc.len()];
+    for r in ranks {
+        let x: &[u8] = if r == me {
+            own
+        } else {
+            st.get_into(&format!("{name}{r}"), &mut tmp)?;
+            &tmp
+        };
+        if started {
+            // acc = acc op x, keeping rank order: `apply` computes right = left op right.
+            let mut right = x.to_vec();
+            op.apply(dt, acc, &mut right);
+            acc.copy_from_slice(&right);
+        } else {
+            acc.copy_from_slice(x);
+            started = true;
+        }
+    }
+    Ok(())
+}
+
+/// Every rank but the root uploads; the root downloads and combines in rank order.
+/// `work` is this rank's input, and the result at the root.
+pub(crate) fn reduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) -> Result<()> {
+    reduce_in(&mut st, work, dt, op, root)?;
+    let at_root = st.me() == root;
+    st.finish(at_root)
+}
+
+fn reduce_in(st: &mut Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) -> Result<()> {
+    let me = st.me();
+    if me != root {
+        return st.put(&format!("r{me}"), work);
+    }
+    let own = work.to_vec();
+    let n = st.n();
+    fold(st, 'r', 0..n, &own, work, dt, op)
+}
+
+/// Reduce to rank 0, then broadcast its result: 2(n-1) + ... requests, and
+/// every rank's download of the result proves that every rank has entered.
+pub(crate) fn allreduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op) -> Result<()> {
+    reduce_in(&mut st, work, dt, op, 0)?;
+    if st.me() == 0 {
+        st.put("b", work)?;
+    } else {
+        st.get_into("b", work)?;
+    }
+    st.finish(true)
+}
+
+/// Rank r combines ranks 0..=r (inclusive) or 0..r (exclusive; rank 0's output
+/// is left alone). Every rank but the last uploads.
+pub(crate) fn scan(
+    mut st: Stage,
+    own: &[u8],
+    out: &mut [u8],
+    dt: Datatype,
+    op: &Op,
+    inclusive: bool,
+) -> Result<()> {
+    let (me, n) = (st.me(), st.n());
+    if me + 1 < n {
+        st.put(&format!("p{me}"), own)?;
+    }
+    let upto = if inclusive { me + 1 } else { me };
+    if upto > 0 {
+        fold(&mut st, 'p', 0..upto, own, out, dt, op)?;
+    }
+    let last = me + 1 == n;
+    st.finish(last)
+}
+
+/// Every rank uploads block r of its input for rank r; each rank downloads its
+/// block from everyone and combines in rank order.
+pub(crate) fn reduce_scatter_block(
+    mut st: Stage,
+    input: &[u8],
+    out: &mut [u8],
+    dt: Datatype,
+    op: &Op,
+) -> Result<()> {
+    let (me, n) = (st.me() as usize, st.n() as usize);
+    let block = out.len();
+    for r in (0..n).filter(|&r| r != me) {
+        st.put(&format!("q{me}.{r}"), &input[r * block..(r + 1) * block])?;
+    }
+    let own = input[me * block..(me + 1) * block].to_vec();
+    let mut tmp = vec![0u8; block];
+    for r in 0..n {
+        let x: &[u8] = if r == me {
+            &own
+        } else {
+            st.get_into(&format!("q{r}.{me}"), &mut tmp)?;
+            &tmp
+        };
+        if r == 0 {
+            out.copy_from_slice(x);
+        } else {
+            let mut right = x.to_vec();
+            op.apply(dt, out, &mut right);
+            out.copy_from_slice(&right);
+        }
+    }
+    st.finish(true)
+}
+
+/// Every rank but 0 uploads a token; rank 0 downloads them all, then uploads the
+/// release that everyone else downloads.
+pub(crate) fn barrier(mut st: Stage) -> Result<()> {
+    let me = st.me();
+    if me != 0 {
+        st.put(&format!("x{me}"), &[1])?;
+        let mut b = [0u8; 1];
+        st.get_into("go", &mut b)?;
+    } else {
+        let mut b = [0u8; 1];
+        for r in 1..st.n() {
+            st.get_into(&format!("x{r}"), &mut b)?;
+        }
+        st.put("go", &[1])?;
+    }
+    st.finish(true)
+}
