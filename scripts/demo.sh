@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Build FMI, install it into build/prefix, build examples/demo against it and run it on 4
-# ranks. Works on a fresh machine as root (scripts/deps.sh installs what is missing).
+# The demo job: build FMI, install it into build/prefix, build examples/demo (train.c,
+# data-parallel logistic regression whose gradients are combined with FMI_Allreduce)
+# against it, and run the job on 4 ranks under fmirun twice: over the direct channel
+# (TCP between the ranks, the default) and over Redis (a redis-server started here on
+# a free loopback port, stopped at the end). Then compares the two runs: communication
+# and total time per epoch, final accuracy, modelled AWS Lambda cost per 1,000 epochs.
+# Fails if either run fails or if the two runs do not end with the same accuracy and
+# weights. Works on a fresh machine as root (scripts/deps.sh installs what is missing).
 #
 #   scripts/demo.sh
+#
+# DEMO_EPOCHS (default 10), DEMO_STEPS (steps per epoch, default 32) and DEMO_TIMEOUT
+# (seconds per run, default 120) change the job.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +22,10 @@ fi
 
 PREFIX="$REPO/build/prefix"
 BUILD="$REPO/build/demo"
+RANKS=4
+EPOCHS=${DEMO_EPOCHS:-10}
+STEPS=${DEMO_STEPS:-32}
+JOB_TIMEOUT=${DEMO_TIMEOUT:-120}
 
 echo "demo.sh: checking dependencies"
 scripts/deps.sh
@@ -21,5 +34,134 @@ scripts/install.sh --prefix "$PREFIX"
 echo "demo.sh: building the demo in $BUILD"
 cmake -S examples/demo -B "$BUILD" -DCMAKE_PREFIX_PATH="$PREFIX"
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)"
-echo "demo.sh: running: $PREFIX/bin/fmirun -n 4 -- $BUILD/demo"
-exec "$PREFIX/bin/fmirun" -n 4 -- "$BUILD/demo"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fmi-demo.XXXXXX")
+REDIS_PID=""
+stop_redis() {
+    if [[ -n "$REDIS_PID" ]]; then
+        kill "$REDIS_PID" 2>/dev/null || true
+        wait "$REDIS_PID" 2>/dev/null || true
+        REDIS_PID=""
+    fi
+}
+cleanup() {
+    stop_redis
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM # through the EXIT trap
+
+fail() {
+    echo "demo.sh: FAILED: $*" >&2
+    exit 1
+}
+
+# run_job NAME LOG [VAR=VALUE ...]: the job on $RANKS ranks, output to the terminal and
+# LOG; fails the script (naming the run) unless it exits 0 and prints its summary line
+run_job() {
+    local name=$1 log=$2 rc
+    shift 2
+    echo
+    echo "demo.sh: run over $name: fmirun -n $RANKS --timeout $JOB_TIMEOUT -- train $EPOCHS $STEPS"
+    set +e
+    env -u FMI_CHANNEL -u FMI_REDIS_URL "$@" \
+        timeout -k 10 $((JOB_TIMEOUT + 30)) \
+        "$PREFIX/bin/fmirun" -n "$RANKS" --timeout "$JOB_TIMEOUT" -- \
+        "$BUILD/train" "$EPOCHS" "$STEPS" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    if [[ $rc -eq 124 ]]; then
+        fail "the $name run did not finish within $JOB_TIMEOUT s"
+    elif [[ $rc -ne 0 ]]; then
+        fail "the $name run exited with status $rc (its errors are above)"
+    fi
+    grep -q '^summary ' "$log" || fail "the $name run printed no summary line"
+}
+
+# field LOG KEY: KEY's value in LOG's summary line
+field() {
+    awk -v k="$2" '/^summary / { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) v = substr($i, length(k) + 2) }
+        END { print v }' "$1"
+}
+
+# ---- run 1: direct -------------------------------------------------------------------
+run_job direct "$WORK/direct.log"
+
+# ---- run 2: Redis --------------------------------------------------------------------
+command -v redis-server >/dev/null 2>&1 || fail "redis-server not found (scripts/deps.sh installs it as root)"
+command -v redis-cli >/dev/null 2>&1 || fail "redis-cli not found (Debian's redis-tools)"
+
+# a free loopback port: a random one nothing answers on; if redis-server still cannot
+# bind it (a race), it exits and the next one is tried
+REDIS_PORT=""
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    port=$((20000 + RANDOM % 40000))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        continue # taken
+    fi
+    mkdir -p "$WORK/redis"
+    redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+        --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" --daemonize no &
+    REDIS_PID=$!
+    for _ in $(seq 50); do # up to 5 s
+        if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+            REDIS_PORT=$port
+            break
+        fi
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [[ -n "$REDIS_PORT" ]] && break
+    stop_redis
+done
+if [[ -z "$REDIS_PORT" ]]; then
+    [[ -f "$WORK/redis/redis.log" ]] && tail -n 5 "$WORK/redis/redis.log" >&2
+    fail "could not start redis-server on a loopback port"
+fi
+echo
+echo "demo.sh: redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID, no persistence)"
+
+redis_commands() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats 2>/dev/null |
+        sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'
+}
+before=$(redis_commands)
+# a blocking call that waits 30 s for Redis is broken: fail well before the job timeout
+run_job redis "$WORK/redis.log" FMI_CHANNEL=redis FMI_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+    FMI_TIMEOUT_MS="${FMI_TIMEOUT_MS:-30000}"
+after=$(redis_commands)
+used=$((${after:-0} - ${before:-0} - 1)) # minus the INFO above
+# every FMI_Allreduce of the job must have gone through Redis: at least one command each
+if [[ $used -lt $((EPOCHS * STEPS)) ]]; then
+    fail "the redis run sent only $used commands to Redis for $((EPOCHS * STEPS)) reductions: FMI did not use the Redis channel (FMI_CHANNEL=redis)"
+fi
+echo "demo.sh: the redis run sent $used commands to Redis"
+stop_redis
+
+# ---- comparison ----------------------------------------------------------------------
+D="$WORK/direct.log"
+R="$WORK/redis.log"
+echo
+echo "demo.sh: $RANKS ranks, $EPOCHS epochs x $STEPS steps (modelled cost: AWS Lambda, FMI_Comm_cost)"
+printf '%-8s %15s %16s %15s %18s  %s\n' channel "comm s/epoch" "total s/epoch" "final accuracy" \
+    "USD/1,000 epochs" weights
+for log in "$D" "$R"; do
+    printf '%-8s %15s %16s %15s %18s  %s\n' "$(field "$log" channel)" \
+        "$(field "$log" comm_s_per_epoch)" "$(field "$log" total_s_per_epoch)" \
+        "$(field "$log" final_accuracy)" "$(field "$log" cost_usd_per_1000_epochs)" \
+        "$(field "$log" weights)"
+done
+awk -v dc="$(field "$D" comm_s_per_epoch)" -v rc="$(field "$R" comm_s_per_epoch)" \
+    -v du="$(field "$D" cost_usd_per_1000_epochs)" -v ru="$(field "$R" cost_usd_per_1000_epochs)" '
+    function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "n/a" }
+    BEGIN { printf "redis/direct: comm time %s, cost %s\n", ratio(rc, dc), ratio(ru, du) }'
+
+acc_d=$(field "$D" final_accuracy)
+acc_r=$(field "$R" final_accuracy)
+w_d=$(field "$D" weights)
+w_r=$(field "$R" weights)
+[[ -n "$acc_d" && "$acc_d" == "$acc_r" ]] ||
+    fail "final accuracy differs: direct $acc_d, redis $acc_r"
+[[ -n "$w_d" && "$w_d" == "$w_r" ]] ||
+    fail "final weights differ: direct $w_d, redis $w_r (accuracy $acc_d in both)"
+echo "demo.sh: both runs end with accuracy $acc_d and the same weights ($w_d): done"
