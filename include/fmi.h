@@ -337,6 +337,16 @@ int FMI_Comm_split(FMI_Comm comm, int color, int key, FMI_Comm *out);
 int FMI_Comm_set_hint(FMI_Comm comm, int hint);
 
 /**
+ * The modelled cost, in US dollars, of this rank's share of the job when it runs
+ * for `seconds`: its function's GiB-seconds (`model.FaaS`), what the requests and
+ * bytes it sent through storage channels so far are billed, and its share of the
+ * hourly price of the servers the job uses (the rendezvous server, a Redis
+ * instance), with the model's parameters (configuration file, environment, AWS
+ * defaults). Sum it over the ranks for the job's cost.
+ */
+int FMI_Comm_cost(FMI_Comm comm, double seconds, double *usd);
+
+/**
  * Frees a communicator and sets `*comm = NULL`. Freeing the last communicator of a
  * job leaves it in order: what is still queued is sent, and the call returns once
  * the peers' hosts have acknowledged it (bounded by the timeout); it does not wait

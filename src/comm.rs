@@ -601,6 +601,19 @@ impl Comm {
         Ok(stores.into_iter().find(|s| s.kind() == kind))
     }
 
+    /// Modelled USD of this rank's share of the job for `seconds` of running (see
+    /// `policy::Model::rank_cost`).
+    pub fn cost(&self, seconds: f64) -> f64 {
+        let w = &self.live.world;
+        let (stores, direct) = w.channels();
+        let mut used: Vec<(ChannelKind, crate::channel::store::Usage)> =
+            stores.iter().map(|s| (s.kind(), s.usage())).collect();
+        if direct && w.size > 1 {
+            used.push((ChannelKind::Direct, Default::default()));
+        }
+        w.cfg.model.rank_cost(seconds, w.size, &used)
+    }
+
     pub(crate) fn next_staged_seq(&self) -> u64 {
         let mut s = self.staged.lock();
         s.next += 1;

@@ -70,6 +70,8 @@ pub struct Config {
     pub s3: Option<S3Config>,
     /// Whether direct connections may be used (`backends.Direct.enabled`).
     pub direct: bool,
+    /// The performance and cost model.
+    pub model: crate::policy::Model,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             redis: None,
             s3: None,
             direct: true,
+            model: Default::default(),
         }
     }
 }

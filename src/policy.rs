@@ -27,3 +27,19 @@ pub fn choose(
 ) -> crate::channel::store::ChannelKind {
     available[0]
 }
+
+/// Placeholder.
+#[derive(Debug, Clone, Default)]
+pub struct Model;
+
+impl Model {
+    /// Placeholder.
+    pub fn rank_cost(
+        &self,
+        _seconds: f64,
+        _ranks: u32,
+        _used: &[(crate::channel::store::ChannelKind, crate::channel::store::Usage)],
+    ) -> f64 {
+        0.0
+    }
+}

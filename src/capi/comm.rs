@@ -114,6 +114,29 @@ pub extern "C" fn FMI_Comm_set_hint(comm: FMI_Comm, hint: c_int) -> c_int {
     })
 }
 
+/// The modelled cost, in US dollars, of this rank's share of the job when it runs
+/// for `seconds`: its function's GiB-seconds (`model.FaaS`), what the requests and
+/// bytes it sent through storage channels so far are billed, and its share of the
+/// hourly price of the servers the job uses (the rendezvous server, a Redis
+/// instance), with the model's parameters (configuration file, environment, AWS
+/// defaults). Sum it over the ranks for the job's cost.
+#[no_mangle]
+pub extern "C" fn FMI_Comm_cost(comm: FMI_Comm, seconds: f64, usd: *mut f64) -> c_int {
+    guard("FMI_Comm_cost", || {
+        if usd.is_null() {
+            return Err(Error::arg("usd is NULL"));
+        }
+        if !seconds.is_finite() || seconds < 0.0 {
+            return Err(Error::arg(format!(
+                "seconds must be a finite non-negative number, not {seconds}"
+            )));
+        }
+        let c = comm_ref(comm)?.cost(seconds);
+        put(usd, c, "usd")?;
+        Ok(FMI_SUCCESS)
+    })
+}
+
 /// Frees a communicator and sets `*comm = NULL`. Freeing the last communicator of a
 /// job leaves it in order: what is still queued is sent, and the call returns once
 /// the peers' hosts have acknowledged it (bounded by the timeout); it does not wait
