@@ -10,9 +10,9 @@
 //! sender's order within a mailbox). A synchronous send waits for an
 //! acknowledgement that the receiver sends when a receive takes the message.
 
-use crate::channel::store::Store;
+use crate::channel::store::{ChannelKind, Store};
 use crate::error::{Error, Result};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +23,9 @@ use std::time::Duration;
 const POP_WAIT: Duration = Duration::from_millis(500);
 /// Pause after a failed pop, so a store that is down is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// A store without notifications (S3) is polled, and every poll is billed: while no
+/// call waits for a message, the mailbox is looked at only this often.
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 const DATA: u8 = 0;
 const SYNC_DATA: u8 = 1;
@@ -140,6 +143,19 @@ pub(crate) struct Mailroom {
     arrived: Mutex<VecDeque<Vec<u8>>>,
     waker: mio::Waker,
     stop: AtomicBool,
+    /// Calls waiting for progress now, and whether one asked for a single look;
+    /// only matters for a store that is polled.
+    demand: Mutex<(usize, bool)>,
+    demand_changed: Condvar,
+}
+
+/// A call that waits for messages: while one lives, the mailbox is polled eagerly.
+pub(crate) struct Demand<'a>(&'a Mailroom);
+
+impl Drop for Demand<'_> {
+    fn drop(&mut self) {
+        self.0.demand.lock().0 -= 1;
+    }
 }
 
 impl Mailroom {
@@ -155,6 +171,8 @@ impl Mailroom {
             arrived: Mutex::new(VecDeque::new()),
             waker,
             stop: AtomicBool::new(false),
+            demand: Mutex::new((0, false)),
+            demand_changed: Condvar::new(),
         });
         let me = m.clone();
         std::thread::Builder::new()
@@ -167,7 +185,15 @@ impl Mailroom {
     fn run(&self) {
         let mine = mailbox(self.rank);
         let mut failing = false;
+        let polled = self.store.kind() == ChannelKind::S3;
         while !self.stop.load(Ordering::Acquire) {
+            if polled {
+                let mut d = self.demand.lock();
+                if d.0 == 0 && !d.1 {
+                    self.demand_changed.wait_for(&mut d, IDLE_POLL);
+                }
+                d.1 = false;
+            }
             match self.store.pop(&mine, POP_WAIT) {
                 Ok(frames) => {
                     failing = false;
@@ -232,6 +258,20 @@ impl Mailroom {
     /// Ends the mailbox thread (within one pop's wait).
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::Release);
+        self.demand_changed.notify_all();
+    }
+
+    /// Marks a call that waits for messages, for as long as the result lives.
+    pub(crate) fn want(&self) -> Demand<'_> {
+        self.demand.lock().0 += 1;
+        self.demand_changed.notify_all();
+        Demand(self)
+    }
+
+    /// Asks for one look at the mailbox (a non-blocking test or probe).
+    pub(crate) fn nudge(&self) {
+        self.demand.lock().1 = true;
+        self.demand_changed.notify_all();
     }
 }
 

@@ -408,6 +408,7 @@ impl World {
         what: &dyn Fn() -> String,
         mut check: impl FnMut(&mut State) -> Option<T>,
     ) -> Result<T> {
+        let _demand = self.mailroom.as_ref().map(|m| m.want());
         let mut last_progress = Instant::now();
         loop {
             let mut st = self.state.lock();
@@ -448,6 +449,9 @@ impl World {
 
     /// Drives progress once without blocking.
     pub fn poke(&self) {
+        if let Some(m) = self.mailroom.as_ref() {
+            m.nudge();
+        }
         self.state.lock().progress(Some(Duration::ZERO));
         self.flush_acks();
     }
@@ -455,6 +459,7 @@ impl World {
     /// Drives progress once, sleeping in epoll up to `timeout` while nothing is
     /// ready: for callers that poll several requests and have nothing else to do.
     pub fn idle(&self, timeout: Duration) {
+        let _demand = self.mailroom.as_ref().map(|m| m.want());
         self.state.lock().progress(Some(timeout.min(SLEEP_SLICE)));
         self.flush_acks();
     }
@@ -766,6 +771,9 @@ impl World {
 
     /// Non-blocking completion check; frees the request when complete.
     pub fn test(&self, id: ReqId) -> Result<Option<Status>> {
+        if let Some(m) = self.mailroom.as_ref() {
+            m.nudge();
+        }
         let mut st = self.state.lock();
         st.progress(Some(Duration::ZERO));
         let r = match st.core.reqs.get(id) {
@@ -877,6 +885,9 @@ impl World {
             }
             st.core.lost_error_for(src, group).map(Err)
         };
+        if let Some(m) = self.mailroom.as_ref() {
+            m.nudge();
+        }
         let mut st = self.state.lock();
         st.progress(Some(Duration::ZERO));
         if let Some(r) = look(&mut st) {
