@@ -46,6 +46,7 @@ need_pkg make       make
 need_pkg mpicc      mpich           # the MPI shim's tests: real MPICH, mpicc, mpiexec
 need_file /usr/include/x86_64-linux-gnu/mpich/mpi.h libmpich-dev
 need_pkg readelf    binutils
+need_pkg redis-server redis-server  # the Redis channel's tests: a real server per test
 if [[ "$(id -u)" -eq 0 ]]; then # scripts/nat-test.sh (root only)
     need_pkg iptables iptables
     need_pkg ip       iproute2
