@@ -46,7 +46,8 @@ need_pkg make       make
 need_pkg mpicc      mpich           # the MPI shim's tests: real MPICH, mpicc, mpiexec
 need_file /usr/include/x86_64-linux-gnu/mpich/mpi.h libmpich-dev
 need_pkg readelf    binutils
-need_pkg redis-server redis-server
+need_pkg redis-server redis-server  # the Redis channel: tests, the demo, benchmarks
+need_pkg redis-cli    redis-tools   # scripts/redis-server.sh
 if [[ "$(id -u)" -eq 0 ]]; then # scripts/nat-test.sh (root only)
     need_pkg iptables iptables
     need_pkg ip       iproute2

@@ -128,6 +128,17 @@ impl Config {
         if let Some(v) = env("FMI_RENDEZVOUS") {
             self.rendezvous = Some(v);
         }
+        if let Some(v) = env("FMI_REDIS_URL") {
+            self.redis = Some(RedisConfig { url: v });
+        }
+        if let Some(v) = env("FMI_CHANNEL") {
+            self.channel = match v.trim() {
+                "auto" => None,
+                s => Some(crate::channel::store::ChannelKind::parse(s).ok_or_else(|| {
+                    Error::config(format!("FMI_CHANNEL={v:?} is not one of direct, redis, s3, auto"))
+                })?),
+            };
+        }
         if let Some(v) = env("FMI_TOKEN") {
             self.token = v;
         }

@@ -2,6 +2,7 @@
 //! tells them what to send and where arriving payloads go.
 
 pub mod direct;
+pub mod redis;
 pub mod store;
 
 /// A caller's buffer handed to the engine for zero-copy I/O.
@@ -92,9 +93,22 @@ pub fn open_store(
     job: &str,
     rank: u32,
 ) -> crate::Result<std::sync::Arc<dyn store::Store>> {
-    let _ = (cfg, job, rank);
-    Err(crate::Error::new(
-        crate::ErrorKind::Unsupported,
-        format!("the {} channel is not built yet", kind.name()),
-    ))
+    use store::ChannelKind;
+    let not_configured = |how: &str| {
+        crate::Error::config(format!(
+            "the {} channel is not configured ({how})",
+            kind.name()
+        ))
+    };
+    match kind {
+        ChannelKind::Redis => {
+            let c = cfg
+                .redis
+                .as_ref()
+                .ok_or_else(|| not_configured("set FMI_REDIS_URL or backends.Redis"))?;
+            Ok(std::sync::Arc::new(redis::RedisStore::connect(c, job, rank)?))
+        }
+        ChannelKind::S3 => Err(not_configured("not built yet")),
+        ChannelKind::Direct => Err(crate::Error::arg("the direct channel is not a store")),
+    }
 }
