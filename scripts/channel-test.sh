@@ -45,7 +45,7 @@ left_in() {
 }
 
 # The suites: every point-to-point and collective program at 2, 3 and 4 ranks.
-SUITES='^(p2p|coll|comm|barrier|nofree)$'
+SUITES='^(p2p|coll|comm|barrier|nofree|cpp_p2p|cpp_coll)$'
 RANKS='^n(2|3|4)$'
 
 for ch in redis s3; do

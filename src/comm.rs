@@ -3,12 +3,12 @@
 //! `2*id`, collectives `2*id + 1`, so user tags never meet collective messages.
 
 use crate::bootstrap;
+use crate::channel::store::{ChannelKind, Store};
 use crate::channel::RawBuf;
 use crate::config::Config;
 use crate::engine::{self, matching::ANY, ReqId, World};
 use crate::error::{Error, Result};
 use crate::group::Group;
-use crate::channel::store::{ChannelKind, Store};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -596,7 +596,14 @@ impl Comm {
         let kind = match self.live.world.cfg.channel {
             Some(k) => k,
             None if !direct => available[0],
-            None => crate::policy::choose(op, bytes, self.size(), self.hint(), &available, &self.live.world.cfg),
+            None => crate::policy::choose(
+                op,
+                bytes,
+                self.size(),
+                self.hint(),
+                &available,
+                &self.live.world.cfg,
+            ),
         };
         Ok(stores.into_iter().find(|s| s.kind() == kind))
     }

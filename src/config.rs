@@ -135,7 +135,9 @@ impl Config {
             self.channel = match v.trim() {
                 "auto" => None,
                 s => Some(crate::channel::store::ChannelKind::parse(s).ok_or_else(|| {
-                    Error::config(format!("FMI_CHANNEL={v:?} is not one of direct, redis, s3, auto"))
+                    Error::config(format!(
+                        "FMI_CHANNEL={v:?} is not one of direct, redis, s3, auto"
+                    ))
                 })?),
             };
         }

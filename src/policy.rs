@@ -38,7 +38,10 @@ impl Model {
         &self,
         _seconds: f64,
         _ranks: u32,
-        _used: &[(crate::channel::store::ChannelKind, crate::channel::store::Usage)],
+        _used: &[(
+            crate::channel::store::ChannelKind,
+            crate::channel::store::Usage,
+        )],
     ) -> f64 {
         0.0
     }

@@ -106,7 +106,9 @@ pub fn open_store(
                 .redis
                 .as_ref()
                 .ok_or_else(|| not_configured("set FMI_REDIS_URL or backends.Redis"))?;
-            Ok(std::sync::Arc::new(redis::RedisStore::connect(c, job, rank)?))
+            Ok(std::sync::Arc::new(redis::RedisStore::connect(
+                c, job, rank,
+            )?))
         }
         ChannelKind::S3 => Err(not_configured("not built yet")),
         ChannelKind::Direct => Err(crate::Error::arg("the direct channel is not a store")),

@@ -6,11 +6,11 @@
 //!   them into place once. Any n.
 //! - large: ring, straight into the output buffer (see `ring`).
 
-use super::{ring, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{ring, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// Gathers every rank's `send` (`block` bytes) into every rank's `recv` (n blocks).
 /// With `send: None` this rank's block is already in place in `recv`.

@@ -2,11 +2,11 @@
 //! straight into the output buffer: in step s each rank passes on the block it got
 //! in step s-1 and receives the next (see `ring`).
 
-use super::{carve, ring, tags, Xfer};
 use super::storage::{self, Stage};
+use super::{carve, ring, tags, Xfer};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// `counts` and `displs` are in bytes, n of each, the same on every rank. With
 /// `send: None` this rank's block is already in place.

@@ -7,13 +7,13 @@
 //! - non-associative op: chain 0 -> ... -> n-1 (strictly left to right), then a
 //!   binomial broadcast from n-1.
 
-use super::{bcast, chain, recursive_doubling, ring, segments, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{bcast, chain, recursive_doubling, ring, segments, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
+use crate::policy::Op as P;
 
 /// Reduces every rank's `send` (or, with `None`, `recv` in place) into every rank's
 /// `recv`.

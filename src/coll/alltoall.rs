@@ -7,11 +7,11 @@
 //!   (k - r) mod n, a symmetric pairing, so each round is one sendrecv per rank and
 //!   every pair meets exactly once; in place needs just one block of scratch.
 
-use super::{carve, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{carve, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// `send` holds n blocks of `block` bytes, block j for rank j; `recv` gets n blocks,
 /// block i from rank i. `send: None` exchanges in place in `recv`.

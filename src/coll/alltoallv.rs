@@ -3,11 +3,11 @@
 //! time, rank r sending to r+1, r+2, ... and receiving from r-1, r-2, ..., straight
 //! from and into the caller's buffers.
 
-use super::{carve, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{carve, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// Counts and displacements are in bytes, n of each.
 pub fn alltoallv(

@@ -2,11 +2,11 @@
 //! rank-2^k; after ceil(log2 n) rounds everyone has heard, directly or not, from
 //! everyone. Works for any n, not only powers of two.
 
-use super::tags;
 use super::storage::{self, Stage};
+use super::tags;
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::Result;
+use crate::policy::Op as P;
 
 /// Returns once every rank of `comm` has entered the barrier.
 pub fn barrier(comm: &Comm) -> Result<()> {

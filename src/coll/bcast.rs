@@ -8,11 +8,11 @@
 //!   allgather brings every segment everywhere. Each rank sends about 2x the data
 //!   once, instead of log2(n) times the whole buffer.
 
-use super::{abs, check_root, rel, ring, segments, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{abs, check_root, rel, ring, segments, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::Result;
+use crate::policy::Op as P;
 
 /// Broadcasts `buf` from `root` to every rank (every rank passes the same length).
 pub fn bcast(comm: &Comm, buf: &mut [u8], root: u32) -> Result<()> {

@@ -6,11 +6,11 @@
 //! - large: the root receives every block straight into place (a window of
 //!   non-blocking receives), so no data is staged anywhere.
 
-use super::{abs, carve, check_root, rel, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{abs, carve, check_root, rel, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// Gathers each rank's `send` (`block` bytes) into the root's `recv` (n blocks).
 /// `send: None` only at the root (in place: its block is already in `recv`).

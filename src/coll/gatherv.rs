@@ -3,11 +3,11 @@
 //! receives at a time; block sizes differ, so there is no contiguous subtree to
 //! forward and no staging.
 
-use super::{carve, check_root, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{carve, check_root, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// `counts` and `displs` (bytes, n of each) matter only at the root. `send: None`
 /// only at the root (in place: its block is already at `displs[root]`).

@@ -9,13 +9,13 @@
 //! - non-associative op: a chain 0 -> 1 -> ... -> n-1 (strictly left to right), then
 //!   rank n-1 forwards to the root.
 
-use super::{abs, chain, check_root, rel, ring, segments, tags, tree, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{abs, chain, check_root, rel, ring, segments, tags, tree, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
+use crate::policy::Op as P;
 
 /// Reduces every rank's `send` into the root's `recv`. `send: None` (in place) only
 /// at the root: its input is then `recv`. Other ranks' `recv` is not used.

@@ -6,13 +6,13 @@
 //! - user ops (always applied to whole vectors, in rank order): reduce to rank 0
 //!   with the order-keeping shape the op needs, then scatter the blocks.
 
-use super::{reduce, ring, scatter, tags, Xfer};
 use super::storage::{self, Stage};
+use super::{reduce, ring, scatter, tags, Xfer};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
+use crate::policy::Op as P;
 
 /// `send` holds n blocks of `recv.len()` bytes; with `send: None` (in place) the n
 /// blocks are in `recv` (then n times as long) and the result goes to its first block.

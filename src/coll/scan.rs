@@ -6,13 +6,13 @@
 //!   above only into the partial, always lower (op) higher. log2(n) rounds, any n.
 //! - non-associative ops: a chain 0 -> 1 -> ... (strictly left to right).
 
-use super::{chain, tags, Xfer};
 use super::storage::{self, Stage};
+use super::{chain, tags, Xfer};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::datatype::Datatype;
 use crate::error::{Error, Result};
 use crate::op::Op;
+use crate::policy::Op as P;
 
 /// Inclusive scan: rank r's `recv` = x0 op ... op xr. `send: None` takes the input
 /// from `recv`.

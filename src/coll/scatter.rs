@@ -6,11 +6,11 @@
 //! - large: the root sends every block straight from the caller's buffer
 //!   (a window of non-blocking sends), no staging copies.
 
-use super::{abs, check_root, rel, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{abs, check_root, rel, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// Scatters the root's `send` (n blocks of `block` bytes) into each rank's `recv`.
 /// `recv: None` only at the root (in place: its block stays in `send`). `send` is

@@ -2,11 +2,11 @@
 //! Linear: the root sends each block straight from the caller's buffer, a window of
 //! non-blocking sends at a time.
 
-use super::{check_root, tags, Xfer, THRESHOLDS};
 use super::storage::{self, Stage};
+use super::{check_root, tags, Xfer, THRESHOLDS};
 use crate::comm::Comm;
-use crate::policy::Op as P;
 use crate::error::{Error, Result};
+use crate::policy::Op as P;
 
 /// `send`, `counts` and `displs` (bytes) matter only at the root. `recv: None` only
 /// at the root (in place: its block stays in `send`).

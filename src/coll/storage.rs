@@ -25,6 +25,9 @@ use crate::policy;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What a key holds: a tag, the comm rank that writes it, and the one it is for.
+type Name = (&'static str, u32, Option<u32>);
+
 /// One collective operation over a store.
 pub(crate) struct Stage<'c> {
     comm: &'c Comm,
@@ -54,8 +57,16 @@ impl<'c> Stage<'c> {
         }))
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("c/{}/{}/{name}", self.comm.ctx_id(), self.seq)
+    /// The key of what comm rank `from` writes under `tag` (for comm rank `to`).
+    /// Ranks go in as world ranks: the communicators of one split share a context
+    /// id, and only their members tell their keys apart.
+    fn key(&self, tag: &str, from: u32, to: Option<u32>) -> String {
+        let g = self.comm.group();
+        let (ctx, seq, w) = (self.comm.ctx_id(), self.seq, g.world_rank(from));
+        match to {
+            Some(t) => format!("c/{ctx}/{seq}/{tag}{w}.{}", g.world_rank(t)),
+            None => format!("c/{ctx}/{seq}/{tag}{w}"),
+        }
     }
 
     fn failed(&self, e: Error) -> Error {
@@ -63,18 +74,17 @@ impl<'c> Stage<'c> {
         e
     }
 
-    fn put(&self, name: &str, data: &[u8]) -> Result<()> {
-        let key = self.key(name);
-        self.store
-            .put(&key, data)
-            .map_err(|e| self.failed(e))?;
+    fn put(&self, name: Name, data: &[u8]) -> Result<()> {
+        let key = self.key(name.0, name.1, name.2);
+        self.store.put(&key, data).map_err(|e| self.failed(e))?;
         self.comm.record_staged(self.seq, key);
         Ok(())
     }
 
     /// Reads `name` into `out`, which must be exactly its size.
-    fn get_into(&mut self, name: &str, out: &mut [u8]) -> Result<()> {
+    fn get_into(&mut self, name: Name, out: &mut [u8]) -> Result<()> {
         let v = self.get(name)?;
+        let name = self.key(name.0, name.1, name.2);
         if v.len() != out.len() {
             let (kind, how) = if v.len() > out.len() {
                 (ErrorKind::Truncate, "larger")
@@ -98,8 +108,8 @@ impl<'c> Stage<'c> {
         Ok(())
     }
 
-    fn get(&self, name: &str) -> Result<Vec<u8>> {
-        let key = self.key(name);
+    fn get(&self, name: Name) -> Result<Vec<u8>> {
+        let key = self.key(name.0, name.1, name.2);
         self.store
             .get(&key, self.deadline)
             .map_err(|e| self.failed(e))
@@ -132,13 +142,12 @@ impl<'c> Stage<'c> {
     }
 }
 
-
 /// The root uploads once; everyone else downloads.
 pub(crate) fn bcast(mut st: Stage, buf: &mut [u8], root: u32) -> Result<()> {
     if st.me() == root {
-        st.put("b", buf)?;
+        st.put(("b", root, None), buf)?;
     } else {
-        st.get_into("b", buf)?;
+        st.get_into(("b", root, None), buf)?;
     }
     st.finish(false)
 }
@@ -153,12 +162,12 @@ pub(crate) fn gather(
 ) -> Result<()> {
     let me = st.me();
     if me != root {
-        st.put(&format!("g{me}"), own)?;
+        st.put(("g", me, None), own)?;
         return st.finish(false);
     }
     for r in (0..st.n()).filter(|&r| r != root) {
         let at = r as usize * block;
-        st.get_into(&format!("g{r}"), &mut recv[at..at + block])?;
+        st.get_into(("g", r, None), &mut recv[at..at + block])?;
     }
     st.finish(true)
 }
@@ -175,7 +184,7 @@ pub(crate) fn scatter(
     if me == root {
         for r in (0..st.n()).filter(|&r| r != root) {
             let at = r as usize * block;
-            st.put(&format!("s{r}"), &send[at..at + block])?;
+            st.put(("s", root, Some(r)), &send[at..at + block])?;
         }
         if let Some(out) = recv {
             let at = me as usize * block;
@@ -187,7 +196,7 @@ pub(crate) fn scatter(
             out.copy_from_slice(&send[at..at + block]);
         }
     } else if let Some(out) = recv {
-        st.get_into(&format!("s{me}"), out)?;
+        st.get_into(("s", root, Some(me)), out)?;
     }
     st.finish(false)
 }
@@ -195,9 +204,9 @@ pub(crate) fn scatter(
 /// Every rank uploads its block and downloads everyone else's.
 pub(crate) fn allgather(mut st: Stage, recv: &mut [u8], block: usize) -> Result<()> {
     let me = st.me() as usize;
-    st.put(&format!("a{me}"), &recv[me * block..(me + 1) * block])?;
+    st.put(("a", me as u32, None), &recv[me * block..(me + 1) * block])?;
     for r in (0..st.n() as usize).filter(|&r| r != me) {
-        st.get_into(&format!("a{r}"), &mut recv[r * block..(r + 1) * block])?;
+        st.get_into(("a", r as u32, None), &mut recv[r * block..(r + 1) * block])?;
     }
     st.finish(true)
 }
@@ -206,30 +215,31 @@ pub(crate) fn allgather(mut st: Stage, recv: &mut [u8], block: usize) -> Result<
 pub(crate) fn alltoall(mut st: Stage, send: &[u8], recv: &mut [u8], block: usize) -> Result<()> {
     let (me, n) = (st.me() as usize, st.n() as usize);
     for r in (0..n).filter(|&r| r != me) {
-        st.put(&format!("t{me}.{r}"), &send[r * block..(r + 1) * block])?;
+        st.put(
+            ("t", me as u32, Some(r as u32)),
+            &send[r * block..(r + 1) * block],
+        )?;
     }
     recv[me * block..(me + 1) * block].copy_from_slice(&send[me * block..(me + 1) * block]);
     for r in (0..n).filter(|&r| r != me) {
-        st.get_into(&format!("t{r}.{me}"), &mut recv[r * block..(r + 1) * block])?;
+        st.get_into(
+            ("t", r as u32, Some(me as u32)),
+            &mut recv[r * block..(r + 1) * block],
+        )?;
     }
     st.finish(true)
 }
 
 /// Rank i's block (`counts[i]` bytes) lands at the root's `displs[i]`.
-pub(crate) fn gatherv(
-    mut st: Stage,
-    own: &[u8],
-    recv: &mut [&mut [u8]],
-    root: u32,
-) -> Result<()> {
+pub(crate) fn gatherv(mut st: Stage, own: &[u8], recv: &mut [&mut [u8]], root: u32) -> Result<()> {
     let me = st.me();
     if me != root {
-        st.put(&format!("g{me}"), own)?;
+        st.put(("g", me, None), own)?;
         return st.finish(false);
     }
     for (r, out) in recv.iter_mut().enumerate() {
         if r as u32 != root {
-            st.get_into(&format!("g{r}"), out)?;
+            st.get_into(("g", r as u32, None), out)?;
         }
     }
     st.finish(true)
@@ -241,11 +251,11 @@ pub(crate) fn scatterv(mut st: Stage, blocks: &[&[u8]], recv: &mut [u8], root: u
     if me == root {
         for (r, b) in blocks.iter().enumerate() {
             if r as u32 != root {
-                st.put(&format!("s{r}"), b)?;
+                st.put(("s", root, Some(r as u32)), b)?;
             }
         }
     } else {
-        st.get_into(&format!("s{me}"), recv)?;
+        st.get_into(("s", root, Some(me)), recv)?;
     }
     st.finish(false)
 }
@@ -253,26 +263,30 @@ pub(crate) fn scatterv(mut st: Stage, blocks: &[&[u8]], recv: &mut [u8], root: u
 /// Every rank uploads its block and downloads the others into their places.
 pub(crate) fn allgatherv(mut st: Stage, bufs: &mut [&mut [u8]]) -> Result<()> {
     let me = st.me() as usize;
-    st.put(&format!("a{me}"), bufs[me])?;
+    st.put(("a", me as u32, None), bufs[me])?;
     for (r, out) in bufs.iter_mut().enumerate() {
         if r != me {
-            st.get_into(&format!("a{r}"), out)?;
+            st.get_into(("a", r as u32, None), out)?;
         }
     }
     st.finish(true)
 }
 
 /// Every rank uploads its block for each peer and downloads each peer's for it.
-pub(crate) fn alltoallv(mut st: Stage, send: &[&[u8]], recv: &mut [Option<&mut [u8]>]) -> Result<()> {
+pub(crate) fn alltoallv(
+    mut st: Stage,
+    send: &[&[u8]],
+    recv: &mut [Option<&mut [u8]>],
+) -> Result<()> {
     let me = st.me() as usize;
     for (r, b) in send.iter().enumerate() {
         if r != me {
-            st.put(&format!("t{me}.{r}"), b)?;
+            st.put(("t", me as u32, Some(r as u32)), b)?;
         }
     }
     for (r, out) in recv.iter_mut().enumerate() {
         if let (true, Some(out)) = (r != me, out.as_deref_mut()) {
-            st.get_into(&format!("t{r}.{me}"), out)?;
+            st.get_into(("t", r as u32, Some(me as u32)), out)?;
         }
     }
     st.finish(true)
@@ -282,7 +296,7 @@ pub(crate) fn alltoallv(mut st: Stage, send: &[&[u8]], recv: &mut [Option<&mut [
 /// or `own` for this rank) in rank order into `acc`: x_first op ... op x_last.
 fn fold(
     st: &mut Stage,
-    name: char,
+    name: &'static str,
     ranks: std::ops::Range<u32>,
     own: &[u8],
     acc: &mut [u8],
@@ -296,7 +310,7 @@ fn fold(
         let x: &[u8] = if r == me {
             own
         } else {
-            st.get_into(&format!("{name}{r}"), &mut tmp)?;
+            st.get_into((name, r, None), &mut tmp)?;
             &tmp
         };
         if started {
@@ -314,7 +328,13 @@ fn fold(
 
 /// Every rank but the root uploads; the root downloads and combines in rank order.
 /// `work` is this rank's input, and the result at the root.
-pub(crate) fn reduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) -> Result<()> {
+pub(crate) fn reduce(
+    mut st: Stage,
+    work: &mut [u8],
+    dt: Datatype,
+    op: &Op,
+    root: u32,
+) -> Result<()> {
     reduce_in(&mut st, work, dt, op, root)?;
     let at_root = st.me() == root;
     st.finish(at_root)
@@ -323,11 +343,11 @@ pub(crate) fn reduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op, root
 fn reduce_in(st: &mut Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) -> Result<()> {
     let me = st.me();
     if me != root {
-        return st.put(&format!("r{me}"), work);
+        return st.put(("r", me, None), work);
     }
     let own = work.to_vec();
     let n = st.n();
-    fold(st, 'r', 0..n, &own, work, dt, op)
+    fold(st, "r", 0..n, &own, work, dt, op)
 }
 
 /// Reduce to rank 0, then broadcast its result: 2(n-1) + ... requests, and
@@ -335,9 +355,9 @@ fn reduce_in(st: &mut Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) 
 pub(crate) fn allreduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op) -> Result<()> {
     reduce_in(&mut st, work, dt, op, 0)?;
     if st.me() == 0 {
-        st.put("b", work)?;
+        st.put(("b", 0, None), work)?;
     } else {
-        st.get_into("b", work)?;
+        st.get_into(("b", 0, None), work)?;
     }
     st.finish(true)
 }
@@ -354,11 +374,11 @@ pub(crate) fn scan(
 ) -> Result<()> {
     let (me, n) = (st.me(), st.n());
     if me + 1 < n {
-        st.put(&format!("p{me}"), own)?;
+        st.put(("p", me, None), own)?;
     }
     let upto = if inclusive { me + 1 } else { me };
     if upto > 0 {
-        fold(&mut st, 'p', 0..upto, own, out, dt, op)?;
+        fold(&mut st, "p", 0..upto, own, out, dt, op)?;
     }
     let last = me + 1 == n;
     st.finish(last)
@@ -376,7 +396,10 @@ pub(crate) fn reduce_scatter_block(
     let (me, n) = (st.me() as usize, st.n() as usize);
     let block = out.len();
     for r in (0..n).filter(|&r| r != me) {
-        st.put(&format!("q{me}.{r}"), &input[r * block..(r + 1) * block])?;
+        st.put(
+            ("q", me as u32, Some(r as u32)),
+            &input[r * block..(r + 1) * block],
+        )?;
     }
     let own = input[me * block..(me + 1) * block].to_vec();
     let mut tmp = vec![0u8; block];
@@ -384,7 +407,7 @@ pub(crate) fn reduce_scatter_block(
         let x: &[u8] = if r == me {
             &own
         } else {
-            st.get_into(&format!("q{r}.{me}"), &mut tmp)?;
+            st.get_into(("q", r as u32, Some(me as u32)), &mut tmp)?;
             &tmp
         };
         if r == 0 {
@@ -403,15 +426,15 @@ pub(crate) fn reduce_scatter_block(
 pub(crate) fn barrier(mut st: Stage) -> Result<()> {
     let me = st.me();
     if me != 0 {
-        st.put(&format!("x{me}"), &[1])?;
+        st.put(("x", me, None), &[1])?;
         let mut b = [0u8; 1];
-        st.get_into("go", &mut b)?;
+        st.get_into(("go", 0, None), &mut b)?;
     } else {
         let mut b = [0u8; 1];
         for r in 1..st.n() {
-            st.get_into(&format!("x{r}"), &mut b)?;
+            st.get_into(("x", r, None), &mut b)?;
         }
-        st.put("go", &[1])?;
+        st.put(("go", 0, None), &[1])?;
     }
     st.finish(true)
 }

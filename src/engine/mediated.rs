@@ -245,7 +245,14 @@ impl Mailroom {
         payload: &[u8],
     ) -> Result<()> {
         let mut v = Vec::with_capacity(HEADER + payload.len());
-        encode_header(&mut v, if sync.is_some() { SYNC_DATA } else { DATA }, ctx, src, tag, sync.unwrap_or(0));
+        encode_header(
+            &mut v,
+            if sync.is_some() { SYNC_DATA } else { DATA },
+            ctx,
+            src,
+            tag,
+            sync.unwrap_or(0),
+        );
         v.extend_from_slice(payload);
         self.store.push(&mailbox(dest), &v)
     }

@@ -474,7 +474,10 @@ impl World {
         for (dest, f) in acks {
             if let Err(e) = m.send(dest, &f) {
                 self.failed.store(true, Ordering::Release);
-                log::warn!("cannot acknowledge a synchronous send of rank {dest}: {}", e.msg);
+                log::warn!(
+                    "cannot acknowledge a synchronous send of rank {dest}: {}",
+                    e.msg
+                );
             }
         }
     }
@@ -954,9 +957,8 @@ impl World {
         let failed = self.failed.load(Ordering::Acquire);
         for s in &self.stores {
             let r = if failed {
-                s.clear_job().map(|n| {
-                    log::info!("{}: cleared {n} keys of the failed job", s.kind().name())
-                })
+                s.clear_job()
+                    .map(|n| log::info!("{}: cleared {n} keys of the failed job", s.kind().name()))
             } else {
                 s.leave(self.size).and_then(|last| {
                     if last {
