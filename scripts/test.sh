@@ -9,11 +9,13 @@
 # (CMake project in c-tests/ against that prefix, run by ctest), pkg-config (a tiny program
 # built with `pkg-config --cflags --libs fmi`, run under fmirun -n 2), nat (ranks in
 # network namespaces behind NATs, scripts/nat-test.sh; skipped, saying why, without root
-# or `ip netns`), mpi-abi (the shim's header and exports against MPICH's), mpi (MPI
+# or `ip netns`), channels (the C suites over Redis and S3, a rank killed in Redis-mediated
+# collectives, scripts/channel-test.sh), mpi-abi (the shim's header and exports against MPICH's), mpi (MPI
 # programs three ways: MPICH, shim under fmirun, shim under mpiexec), mpi-direct
 # (programs built against the shim with fmicc), mpi4py (mpi4py from PyPI, built with
 # MPICH's mpicc, on the shim), hybrid (MPICH and FMI in one process),
-# python (the Python package in a fresh virtualenv, scripts/python-test.sh), demo.
+# python (the Python package in a fresh virtualenv, scripts/python-test.sh), demo (the
+# training job over direct and Redis, scripts/demo.sh's comparison).
 # A stage whose prerequisite failed is skipped; so is a stage that exits 77 (it writes
 # the reason to $WORK/NAME.skip). The last line is
 # `test.sh: N passed, M failed[, K skipped]`; the exit code is non-zero if any failed.
@@ -127,6 +129,8 @@ run_stage() {
 # ---- stages ----------------------------------------------------------------------------
 stage_deps() {
     "$REPO/scripts/deps.sh"
+    # the S3-compatible server the S3 channel's tests run against (built once, cached)
+    "$REPO/scripts/s3-server.sh" install
 }
 
 stage_fmt() {
@@ -159,6 +163,10 @@ stage_c_tests() {
     fi
     # shellcheck disable=SC2086
     (cd "$build" && env -u LD_LIBRARY_PATH ctest --output-on-failure -j "${FMI_CTEST_JOBS:-1}" ${FMI_CTEST_ARGS:-})
+}
+
+stage_channels() {
+    "$REPO/scripts/channel-test.sh" --prefix "$PREFIX" --build "$WORK/c-tests"
 }
 
 stage_pkg_config() {
@@ -290,6 +298,7 @@ run_stage cargo-test deps
 run_stage install deps
 run_stage c-tests install
 run_stage nat c-tests
+run_stage channels c-tests
 run_stage pkg-config install
 run_stage mpi-abi install
 run_stage mpi install
