@@ -8,7 +8,8 @@
 # Fails if either run fails or if the two runs do not end with the same accuracy and
 # weights. Works on a fresh machine as root (scripts/deps.sh installs what is missing).
 #
-#   scripts/demo.sh
+#   scripts/demo.sh                    # build, install into build/prefix, run
+#   scripts/demo.sh --prefix PREFIX    # run against an existing install (test.sh does)
 #
 # DEMO_EPOCHS (default 10), DEMO_STEPS (steps per epoch, default 32) and DEMO_TIMEOUT
 # (seconds per run, default 120) change the job.
@@ -27,21 +28,25 @@ EPOCHS=${DEMO_EPOCHS:-10}
 STEPS=${DEMO_STEPS:-32}
 JOB_TIMEOUT=${DEMO_TIMEOUT:-120}
 
-echo "demo.sh: checking dependencies"
-scripts/deps.sh
-echo "demo.sh: building and installing FMI into $PREFIX"
-scripts/install.sh --prefix "$PREFIX"
+if [[ "${1:-}" == "--prefix" && -n "${2:-}" ]]; then
+    PREFIX=$(cd "$2" && pwd)
+    BUILD="$(mktemp -d "${TMPDIR:-/tmp}/fmi-demo-build.XXXXXX")"
+else
+    echo "demo.sh: checking dependencies"
+    scripts/deps.sh
+    echo "demo.sh: building and installing FMI into $PREFIX"
+    scripts/install.sh --prefix "$PREFIX"
+fi
 echo "demo.sh: building the demo in $BUILD"
 cmake -S examples/demo -B "$BUILD" -DCMAKE_PREFIX_PATH="$PREFIX"
 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fmi-demo.XXXXXX")
-REDIS_PID=""
+REDIS_STARTED=""
 stop_redis() {
-    if [[ -n "$REDIS_PID" ]]; then
-        kill "$REDIS_PID" 2>/dev/null || true
-        wait "$REDIS_PID" 2>/dev/null || true
-        REDIS_PID=""
+    if [[ -n "$REDIS_STARTED" ]]; then
+        "$REPO/scripts/redis-server.sh" stop "$WORK/redis" || true
+        REDIS_STARTED=""
     fi
 }
 cleanup() {
@@ -88,46 +93,17 @@ field() {
 run_job direct "$WORK/direct.log"
 
 # ---- run 2: Redis --------------------------------------------------------------------
-command -v redis-server >/dev/null 2>&1 || fail "redis-server not found (scripts/deps.sh installs it as root)"
-command -v redis-cli >/dev/null 2>&1 || fail "redis-cli not found (Debian's redis-tools)"
-
-# a free loopback port: a random one nothing answers on; if redis-server still cannot
-# bind it (a race), it exits and the next one is tried
-REDIS_PORT=""
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    port=$((20000 + RANDOM % 40000))
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        continue # taken
-    fi
-    mkdir -p "$WORK/redis"
-    redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-        --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" --daemonize no &
-    REDIS_PID=$!
-    for _ in $(seq 50); do # up to 5 s
-        if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
-            REDIS_PORT=$port
-            break
-        fi
-        kill -0 "$REDIS_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [[ -n "$REDIS_PORT" ]] && break
-    stop_redis
-done
-if [[ -z "$REDIS_PORT" ]]; then
-    [[ -f "$WORK/redis/redis.log" ]] && tail -n 5 "$WORK/redis/redis.log" >&2
-    fail "could not start redis-server on a loopback port"
-fi
-echo
-echo "demo.sh: redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID, no persistence)"
+"$REPO/scripts/redis-server.sh" start "$WORK/redis" || fail "could not start redis-server"
+REDIS_STARTED=1
+REDIS_URL=$(sed -n 's/^export FMI_REDIS_URL=//p' "$WORK/redis/env")
 
 redis_commands() {
-    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats 2>/dev/null |
+    redis-cli -u "$REDIS_URL" info stats 2>/dev/null |
         sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'
 }
 before=$(redis_commands)
 # a blocking call that waits 30 s for Redis is broken: fail well before the job timeout
-run_job redis "$WORK/redis.log" FMI_CHANNEL=redis FMI_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+run_job redis "$WORK/redis.log" FMI_CHANNEL=redis FMI_REDIS_URL="$REDIS_URL" \
     FMI_TIMEOUT_MS="${FMI_TIMEOUT_MS:-30000}"
 after=$(redis_commands)
 used=$((${after:-0} - ${before:-0} - 1)) # minus the INFO above

@@ -284,10 +284,7 @@ stage_python() {
 }
 
 stage_demo() {
-    local build="$WORK/demo"
-    cmake -S "$REPO/examples/demo" -B "$build" -DCMAKE_PREFIX_PATH="$PREFIX"
-    cmake --build "$build" -j "$NPROC"
-    env -u LD_LIBRARY_PATH timeout 300 "$PREFIX/bin/fmirun" -n 4 -- "$build/train"
+    env -u LD_LIBRARY_PATH "$REPO/scripts/demo.sh" --prefix "$PREFIX"
 }
 
 # ---- the suite -----------------------------------------------------------------------
