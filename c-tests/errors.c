@@ -4,6 +4,7 @@
 #include "fmi_test.h"
 
 #include <limits.h>
+#include <unistd.h>
 
 static FMI_Comm world;
 
@@ -142,6 +143,37 @@ static void test_bad_create(void)
     CHECK(c == NULL, "a failed FMI_Comm_create produced a communicator");
 }
 
+/* A malformed configuration file: FMI_ERR_CONFIG naming the file's line, and a file
+ * in the original FMI's shape with a wrong type: the same. */
+static void test_bad_config(void)
+{
+    static const char *bad[] = {
+        "{\n  \"backends\": {\n    \"Redis\": { \"host\": \"h\" \"port\": 1 }\n  }\n}\n",
+        "{\n  \"backends\": {\n    \"Redis\": {\"enabled\": true, \"host\": \"h\",\n      \"port\": \"six\"}\n  }\n}\n",
+    };
+    static const char *line[] = {":3:", ":4:"};
+    char path[64];
+    size_t i;
+    for (i = 0; i < 2; i++) {
+        FMI_Comm c = NULL;
+        FILE *f;
+        const char *le;
+        snprintf(path, sizeof path, "/tmp/fmi-errors-%d-%d.json", (int)getpid(), g_rank);
+        f = fopen(path, "w");
+        CHECK(f != NULL, "cannot write %s", path);
+        if (!f)
+            return;
+        fputs(bad[i], f);
+        fclose(f);
+        EXPECT_RC(FMI_ERR_CONFIG, FMI_Comm_create(0, 1, "fmi-errors-test", path, &c));
+        le = FMI_Last_error();
+        CHECK(le != NULL && strstr(le, path) && strstr(le, line[i]),
+              "config error \"%s\" does not name %s%s", le ? le : "(null)", path, line[i]);
+        CHECK(c == NULL, "a failed FMI_Comm_create produced a communicator");
+        remove(path);
+    }
+}
+
 static void test_strings_and_time(void)
 {
     static const int codes[] = {FMI_SUCCESS, FMI_ERR_ARG, FMI_ERR_TIMEOUT, FMI_ERR_PEER_LOST,
@@ -208,6 +240,7 @@ int main(void)
     test_overflow();
     test_null_handles();
     test_bad_create();
+    test_bad_config();
     test_strings_and_time();
     test_still_works();
     return fmi_test_finish(&world, t0);
