@@ -16,6 +16,7 @@ pub mod error;
 pub mod group;
 pub mod log;
 pub mod op;
+pub mod policy;
 pub mod pmi;
 pub mod punch;
 pub mod wire;
