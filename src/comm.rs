@@ -595,14 +595,12 @@ impl Comm {
         }
         let kind = match self.live.world.cfg.channel {
             Some(k) => k,
-            None if !direct => available[0],
-            None => crate::policy::choose(
+            None => self.live.world.cfg.model.choose(
                 op,
                 bytes,
                 self.size(),
                 self.hint(),
                 &available,
-                &self.live.world.cfg,
             ),
         };
         Ok(stores.into_iter().find(|s| s.kind() == kind))
