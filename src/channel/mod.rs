@@ -2,6 +2,7 @@
 //! tells them what to send and where arriving payloads go.
 
 pub mod direct;
+pub mod s3;
 pub mod store;
 
 /// A caller's buffer handed to the engine for zero-copy I/O.
