@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod proto_client;
+pub mod s3;
 
 use fmi::comm::Comm;
 use fmi::config::Config;
