@@ -11,8 +11,9 @@
 #    (header and presigned), so wrong credentials fail as they would on AWS;
 #  - it installs with the toolchain every machine of this project already has, from
 #    crates.io alone, in under 5 minutes on a 2-core machine (measured: 4m20s wall,
-#    5m18s CPU, with the crates already downloaded); moto (PyPI) pulls in boto3/botocore and friends and answers
-#    without checking signatures by default; s3rver (npm) is a mock for JavaScript
+#    5m18s CPU, with the crates already downloaded); moto (PyPI) pulls in
+#    boto3/botocore and friends and answers without checking signatures by
+#    default; s3rver (npm) is a mock for JavaScript
 #    tests and would bring Node into the project's test setup.
 #  - it runs as one process with no state outside its data directory.
 # Version 0.14.1 is the newest that builds with rustc 1.95 (0.15+ need 1.96).
