@@ -3,6 +3,7 @@
 
 pub mod direct;
 pub mod redis;
+pub mod s3;
 pub mod store;
 
 /// A caller's buffer handed to the engine for zero-copy I/O.
@@ -110,7 +111,13 @@ pub fn open_store(
                 c, job, rank,
             )?))
         }
-        ChannelKind::S3 => Err(not_configured("not built yet")),
+        ChannelKind::S3 => {
+            let c = cfg
+                .s3
+                .as_ref()
+                .ok_or_else(|| not_configured("set FMI_S3_BUCKET (and FMI_S3_ENDPOINT) or backends.S3"))?;
+            Ok(std::sync::Arc::new(s3::S3Store::connect(c, job, rank)?))
+        }
         ChannelKind::Direct => Err(crate::Error::arg("the direct channel is not a store")),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod proto_client;
 pub mod redis;
+pub mod s3;
 
 use fmi::comm::Comm;
 use fmi::config::Config;
