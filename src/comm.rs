@@ -595,13 +595,13 @@ impl Comm {
         }
         let kind = match self.live.world.cfg.channel {
             Some(k) => k,
-            None => self.live.world.cfg.model.choose(
-                op,
-                bytes,
-                self.size(),
-                self.hint(),
-                &available,
-            ),
+            None => {
+                self.live
+                    .world
+                    .cfg
+                    .model
+                    .choose(op, bytes, self.size(), self.hint(), &available)
+            }
         };
         Ok(stores.into_iter().find(|s| s.kind() == kind))
     }

@@ -112,10 +112,9 @@ pub fn open_store(
             )?))
         }
         ChannelKind::S3 => {
-            let c = cfg
-                .s3
-                .as_ref()
-                .ok_or_else(|| not_configured("set FMI_S3_BUCKET (and FMI_S3_ENDPOINT) or backends.S3"))?;
+            let c = cfg.s3.as_ref().ok_or_else(|| {
+                not_configured("set FMI_S3_BUCKET (and FMI_S3_ENDPOINT) or backends.S3")
+            })?;
             Ok(std::sync::Arc::new(s3::S3Store::connect(c, job, rank)?))
         }
         ChannelKind::Direct => Err(crate::Error::arg("the direct channel is not a store")),

@@ -26,6 +26,10 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// A store without notifications (S3) is polled, and every poll is billed: while no
 /// call waits for a message, the mailbox is looked at only this often.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Pauses between looks at a polled mailbox while a call waits: from this ...
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+/// ... doubling up to this.
+const MAX_PAUSE: Duration = Duration::from_millis(32);
 
 const DATA: u8 = 0;
 const SYNC_DATA: u8 = 1;
@@ -185,23 +189,38 @@ impl Mailroom {
     fn run(&self) {
         let mine = mailbox(self.rank);
         let mut failing = false;
+        // A store that is polled gets single looks, paced here so that a call that
+        // starts waiting resets the pace (its message may be there already).
         let polled = self.store.kind() == ChannelKind::S3;
+        let mut pause = FIRST_PAUSE;
         while !self.stop.load(Ordering::Acquire) {
-            if polled {
+            let wait = if polled {
                 let mut d = self.demand.lock();
                 if d.0 == 0 && !d.1 {
                     self.demand_changed.wait_for(&mut d, IDLE_POLL);
                 }
-                d.1 = false;
-            }
-            match self.store.pop(&mine, POP_WAIT) {
+                if std::mem::take(&mut d.1) {
+                    pause = FIRST_PAUSE;
+                }
+                Duration::ZERO
+            } else {
+                POP_WAIT
+            };
+            match self.store.pop(&mine, wait) {
                 Ok(frames) => {
                     failing = false;
                     if !frames.is_empty() {
+                        pause = FIRST_PAUSE;
                         self.arrived.lock().extend(frames);
                         if let Err(e) = self.waker.wake() {
                             log::error!("cannot wake the progress loop: {e}");
                         }
+                    } else if polled {
+                        let mut d = self.demand.lock();
+                        if !d.1 {
+                            self.demand_changed.wait_for(&mut d, pause);
+                        }
+                        pause = (pause * 2).min(MAX_PAUSE);
                     }
                 }
                 Err(e) => {
@@ -270,7 +289,10 @@ impl Mailroom {
 
     /// Marks a call that waits for messages, for as long as the result lives.
     pub(crate) fn want(&self) -> Demand<'_> {
-        self.demand.lock().0 += 1;
+        let mut d = self.demand.lock();
+        d.0 += 1;
+        d.1 = true; // a fresh waiter: look now, and restart the pace
+        drop(d);
         self.demand_changed.notify_all();
         Demand(self)
     }
