@@ -130,7 +130,7 @@ keys() {
     curl -s --max-time 10 --aws-sigv4 "aws:amz:$FMI_S3_REGION:s3" \
         --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
         -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-        "$FMI_S3_ENDPOINT/$FMI_S3_BUCKET?list-type=2" | grep -o '<Key>' | wc -l
+        "$FMI_S3_ENDPOINT/$FMI_S3_BUCKET?list-type=2" | { grep -o '<Key>' || true; } | wc -l
 }
 
 case "${1:-}" in
