@@ -77,7 +77,7 @@ fn direct_calibration_writes_the_file() {
         "--reps",
         "3",
         "--size",
-        "1048576",
+        "8388608",
         "--write",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -125,7 +125,7 @@ fn write_creates_a_missing_file() {
         "--reps",
         "3",
         "--size",
-        "1048576",
+        "8388608",
         "--write",
     ]);
     assert!(
