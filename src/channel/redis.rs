@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
 use redis::{Client, Connection, RedisError, RedisResult};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Longest wait for a TCP connection and the handshake with the server.
@@ -55,6 +55,8 @@ pub struct RedisStore {
     pool: Mutex<Vec<Connection>>,
     writes: AtomicU64,
     reads: AtomicU64,
+    /// The server has BLMPOP (Redis 7); older ones get BLPOP and a drain.
+    blmpop: AtomicBool,
     bytes_written: AtomicU64,
     bytes_read: AtomicU64,
 }
@@ -84,6 +86,7 @@ impl RedisStore {
             pool: Mutex::new(Vec::new()),
             writes: AtomicU64::new(0),
             reads: AtomicU64::new(0),
+            blmpop: AtomicBool::new(true),
             bytes_written: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
         };
@@ -276,6 +279,42 @@ impl Store for RedisStore {
         let k = self.mailbox_key(mailbox);
         let deadline = Instant::now() + wait;
         let mut out = Vec::new();
+        if !wait.is_zero() && self.blmpop.load(Ordering::Relaxed) {
+            // Redis 7: wait for the first value and take what else is there in one
+            // round trip.
+            loop {
+                let slice = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(SLICE);
+                if slice.is_zero() {
+                    return Ok(out);
+                }
+                let got: Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> =
+                    self.with_conn("BLMPOP", &k, |c| {
+                        redis::cmd("BLMPOP")
+                            .arg(redis_timeout(slice))
+                            .arg(1)
+                            .arg(&k)
+                            .arg("LEFT")
+                            .arg("COUNT")
+                            .arg(DRAIN_MAX)
+                            .query(c)
+                    });
+                match got {
+                    Ok(Some((_, vs))) => {
+                        self.read(1, vs.iter().map(Vec::len).sum());
+                        return Ok(vs);
+                    }
+                    Ok(None) => self.read(1, 0),
+                    Err(e) if e.msg.to_ascii_lowercase().contains("unknown command") => {
+                        // Redis 6.2: BLPOP, then drain.
+                        self.blmpop.store(false, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         if !wait.is_zero() {
             loop {
                 let slice = deadline
