@@ -104,7 +104,7 @@ EOF
 
 stop() {
     local dir=$1
-    [[ -f "$dir/pid" ]] || die "no server recorded in $dir"
+    [[ -f "$dir/pid" ]] || return 0 # never started, or stopped already
     local pid
     pid="$(cat "$dir/pid")"
     if kill "$pid" 2>/dev/null; then
