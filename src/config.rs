@@ -130,6 +130,8 @@ fn timeout_from_ms(ms: u64) -> Option<Duration> {
 impl Config {
     /// Reads the optional file, then the environment.
     pub fn load(path: Option<&str>) -> Result<Config> {
+        // The file's warnings come before any world exists to set logging up.
+        crate::log::init();
         let mut c = Config::default();
         if let Some(p) = path {
             c.apply_file(p)?;
