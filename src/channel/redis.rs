@@ -289,17 +289,16 @@ impl Store for RedisStore {
                 if slice.is_zero() {
                     return Ok(out);
                 }
-                let got: Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> =
-                    self.with_conn("BLMPOP", &k, |c| {
-                        redis::cmd("BLMPOP")
-                            .arg(redis_timeout(slice))
-                            .arg(1)
-                            .arg(&k)
-                            .arg("LEFT")
-                            .arg("COUNT")
-                            .arg(DRAIN_MAX)
-                            .query(c)
-                    });
+                let got: Result<Option<KeyAndValues>> = self.with_conn("BLMPOP", &k, |c| {
+                    redis::cmd("BLMPOP")
+                        .arg(redis_timeout(slice))
+                        .arg(1)
+                        .arg(&k)
+                        .arg("LEFT")
+                        .arg("COUNT")
+                        .arg(DRAIN_MAX)
+                        .query(c)
+                });
                 match got {
                     Ok(Some((_, vs))) => {
                         self.read(1, vs.iter().map(Vec::len).sum());
@@ -375,6 +374,9 @@ impl Store for RedisStore {
         }
     }
 }
+
+/// BLMPOP's answer: the list it popped from and the values.
+type KeyAndValues = (Vec<u8>, Vec<Vec<u8>>);
 
 /// A blocking command's timeout in seconds with millisecond precision, at least
 /// 1 ms: Redis reads a timeout that rounds to 0 ms as "block forever".

@@ -16,7 +16,7 @@
 //! rank has then finished all earlier operations. What remains goes when the last
 //! rank leaves (see `engine::World::leave_stores`).
 
-use crate::channel::store::Store;
+use crate::channel::store::{ChannelKind, Store};
 use crate::comm::Comm;
 use crate::datatype::Datatype;
 use crate::error::{Error, ErrorKind, Result};
@@ -24,6 +24,9 @@ use crate::op::Op;
 use crate::policy;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Requests one rank has in flight at once against an object store.
+const MAX_PARALLEL: usize = 16;
 
 /// What a key holds: a tag, the comm rank that writes it, and the one it is for.
 type Name = (&'static str, u32, Option<u32>);
@@ -84,17 +87,24 @@ impl<'c> Stage<'c> {
     /// Reads `name` into `out`, which must be exactly its size.
     fn get_into(&mut self, name: Name, out: &mut [u8]) -> Result<()> {
         let v = self.get(name)?;
-        let name = self.key(name.0, name.1, name.2);
+        self.take_into(name, v, out);
+        Ok(())
+    }
+
+    /// Copies `v`, the value of `name`, into `out`; a size that differs is recorded
+    /// (see `mismatch`) and as much as fits is copied.
+    fn take_into(&mut self, name: Name, v: Vec<u8>, out: &mut [u8]) {
         if v.len() != out.len() {
             let (kind, how) = if v.len() > out.len() {
                 (ErrorKind::Truncate, "larger")
             } else {
                 (ErrorKind::Arg, "smaller")
             };
+            let key = self.key(name.0, name.1, name.2);
             self.mismatch.get_or_insert(Error::new(
                 kind,
                 format!(
-                    "{} channel: {name} has {} bytes, {how} than the {} this rank expects (do the ranks pass the same counts?)",
+                    "{} channel: {key} has {} bytes, {how} than the {} this rank expects (do the ranks pass the same counts?)",
                     self.store.kind().name(),
                     v.len(),
                     out.len()
@@ -102,10 +112,62 @@ impl<'c> Stage<'c> {
             ));
             let n = v.len().min(out.len());
             out[..n].copy_from_slice(&v[..n]);
-            return Ok(());
+            return;
         }
         out.copy_from_slice(&v);
+    }
+
+    /// Writes several keys. An object store serves concurrent requests in
+    /// parallel (the model counts on it), so those go from threads; Redis serves
+    /// one command at a time, so one connection in turn is as fast.
+    fn put_all(&self, items: Vec<(Name, &[u8])>) -> Result<()> {
+        if !self.parallel() || items.len() < 2 {
+            return items.into_iter().try_for_each(|(n, d)| self.put(n, d));
+        }
+        let results = self.in_parallel(items.len(), |i| self.put(items[i].0, items[i].1));
+        results.into_iter().collect()
+    }
+
+    /// Reads several keys into their buffers (see `put_all`).
+    fn get_all(&mut self, items: Vec<(Name, &mut [u8])>) -> Result<()> {
+        let values: Vec<Result<Vec<u8>>> = if !self.parallel() || items.len() < 2 {
+            items.iter().map(|(n, _)| self.get(*n)).collect()
+        } else {
+            self.in_parallel(items.len(), |i| self.get(items[i].0))
+        };
+        for ((name, out), v) in items.into_iter().zip(values) {
+            self.take_into(name, v?, out);
+        }
         Ok(())
+    }
+
+    fn parallel(&self) -> bool {
+        self.store.kind() == ChannelKind::S3
+    }
+
+    /// `f(0..n)` on up to `MAX_PARALLEL` threads, results in order.
+    fn in_parallel<T: Send>(
+        &self,
+        n: usize,
+        f: impl Fn(usize) -> Result<T> + Sync,
+    ) -> Vec<Result<T>> {
+        let mut out = Vec::with_capacity(n);
+        let f = &f;
+        for start in (0..n).step_by(MAX_PARALLEL) {
+            let end = (start + MAX_PARALLEL).min(n);
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = (start..end).map(|i| sc.spawn(move || f(i))).collect();
+                for h in hs {
+                    out.push(h.join().unwrap_or_else(|p| {
+                        Err(Error::internal(format!(
+                            "storage request thread panicked: {}",
+                            crate::error::panic_text(&*p)
+                        )))
+                    }));
+                }
+            });
+        }
+        out
     }
 
     fn get(&self, name: Name) -> Result<Vec<u8>> {
@@ -165,11 +227,24 @@ pub(crate) fn gather(
         st.put(("g", me, None), own)?;
         return st.finish(false);
     }
-    for r in (0..st.n()).filter(|&r| r != root) {
-        let at = r as usize * block;
-        st.get_into(("g", r, None), &mut recv[at..at + block])?;
-    }
+    let n = st.n() as usize;
+    let items = blocks_mut(recv, block, n)
+        .into_iter()
+        .enumerate()
+        .filter(|(r, _)| *r as u32 != root)
+        .map(|(r, b)| (("g", r as u32, None), b))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
+}
+
+/// `buf` cut into its `n` consecutive blocks of `block` bytes (n empty ones for 0:
+/// empty blocks still go through storage, so that ranks still meet).
+fn blocks_mut(buf: &mut [u8], block: usize, n: usize) -> Vec<&mut [u8]> {
+    if block == 0 {
+        return (0..n).map(|_| <&mut [u8]>::default()).collect();
+    }
+    buf.chunks_mut(block).take(n).collect()
 }
 
 /// The root uploads one block per rank; each rank downloads its own.
@@ -182,10 +257,14 @@ pub(crate) fn scatter(
 ) -> Result<()> {
     let me = st.me();
     if me == root {
-        for r in (0..st.n()).filter(|&r| r != root) {
-            let at = r as usize * block;
-            st.put(("s", root, Some(r)), &send[at..at + block])?;
-        }
+        let items = (0..st.n())
+            .filter(|&r| r != root)
+            .map(|r| {
+                let at = r as usize * block;
+                (("s", root, Some(r)), &send[at..at + block])
+            })
+            .collect();
+        st.put_all(items)?;
         if let Some(out) = recv {
             let at = me as usize * block;
             if out.len() != block {
@@ -205,28 +284,38 @@ pub(crate) fn scatter(
 pub(crate) fn allgather(mut st: Stage, recv: &mut [u8], block: usize) -> Result<()> {
     let me = st.me() as usize;
     st.put(("a", me as u32, None), &recv[me * block..(me + 1) * block])?;
-    for r in (0..st.n() as usize).filter(|&r| r != me) {
-        st.get_into(("a", r as u32, None), &mut recv[r * block..(r + 1) * block])?;
-    }
+    let n = st.n() as usize;
+    let items = blocks_mut(recv, block, n)
+        .into_iter()
+        .enumerate()
+        .filter(|(r, _)| *r != me)
+        .map(|(r, b)| (("a", r as u32, None), b))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
 }
 
 /// Every rank uploads one block per peer and downloads one from each.
 pub(crate) fn alltoall(mut st: Stage, send: &[u8], recv: &mut [u8], block: usize) -> Result<()> {
     let (me, n) = (st.me() as usize, st.n() as usize);
-    for r in (0..n).filter(|&r| r != me) {
-        st.put(
-            ("t", me as u32, Some(r as u32)),
-            &send[r * block..(r + 1) * block],
-        )?;
-    }
+    let items = (0..n)
+        .filter(|&r| r != me)
+        .map(|r| {
+            (
+                ("t", me as u32, Some(r as u32)),
+                &send[r * block..(r + 1) * block],
+            )
+        })
+        .collect();
+    st.put_all(items)?;
     recv[me * block..(me + 1) * block].copy_from_slice(&send[me * block..(me + 1) * block]);
-    for r in (0..n).filter(|&r| r != me) {
-        st.get_into(
-            ("t", r as u32, Some(me as u32)),
-            &mut recv[r * block..(r + 1) * block],
-        )?;
-    }
+    let items = blocks_mut(recv, block, n)
+        .into_iter()
+        .enumerate()
+        .filter(|(r, _)| *r != me)
+        .map(|(r, b)| (("t", r as u32, Some(me as u32)), b))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
 }
 
@@ -237,11 +326,13 @@ pub(crate) fn gatherv(mut st: Stage, own: &[u8], recv: &mut [&mut [u8]], root: u
         st.put(("g", me, None), own)?;
         return st.finish(false);
     }
-    for (r, out) in recv.iter_mut().enumerate() {
-        if r as u32 != root {
-            st.get_into(("g", r as u32, None), out)?;
-        }
-    }
+    let items = recv
+        .iter_mut()
+        .enumerate()
+        .filter(|(r, _)| *r as u32 != root)
+        .map(|(r, out)| (("g", r as u32, None), &mut **out))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
 }
 
@@ -249,11 +340,13 @@ pub(crate) fn gatherv(mut st: Stage, own: &[u8], recv: &mut [&mut [u8]], root: u
 pub(crate) fn scatterv(mut st: Stage, blocks: &[&[u8]], recv: &mut [u8], root: u32) -> Result<()> {
     let me = st.me();
     if me == root {
-        for (r, b) in blocks.iter().enumerate() {
-            if r as u32 != root {
-                st.put(("s", root, Some(r as u32)), b)?;
-            }
-        }
+        let items = blocks
+            .iter()
+            .enumerate()
+            .filter(|(r, _)| *r as u32 != root)
+            .map(|(r, b)| (("s", root, Some(r as u32)), *b))
+            .collect();
+        st.put_all(items)?;
     } else {
         st.get_into(("s", root, Some(me)), recv)?;
     }
@@ -264,11 +357,13 @@ pub(crate) fn scatterv(mut st: Stage, blocks: &[&[u8]], recv: &mut [u8], root: u
 pub(crate) fn allgatherv(mut st: Stage, bufs: &mut [&mut [u8]]) -> Result<()> {
     let me = st.me() as usize;
     st.put(("a", me as u32, None), bufs[me])?;
-    for (r, out) in bufs.iter_mut().enumerate() {
-        if r != me {
-            st.get_into(("a", r as u32, None), out)?;
-        }
-    }
+    let items = bufs
+        .iter_mut()
+        .enumerate()
+        .filter(|(r, _)| *r != me)
+        .map(|(r, out)| (("a", r as u32, None), &mut **out))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
 }
 
@@ -279,24 +374,30 @@ pub(crate) fn alltoallv(
     recv: &mut [Option<&mut [u8]>],
 ) -> Result<()> {
     let me = st.me() as usize;
-    for (r, b) in send.iter().enumerate() {
-        if r != me {
-            st.put(("t", me as u32, Some(r as u32)), b)?;
-        }
-    }
-    for (r, out) in recv.iter_mut().enumerate() {
-        if let (true, Some(out)) = (r != me, out.as_deref_mut()) {
-            st.get_into(("t", r as u32, Some(me as u32)), out)?;
-        }
-    }
+    let items = send
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| *r != me)
+        .map(|(r, b)| (("t", me as u32, Some(r as u32)), *b))
+        .collect();
+    st.put_all(items)?;
+    let items = recv
+        .iter_mut()
+        .enumerate()
+        .filter(|(r, _)| *r != me)
+        .filter_map(|(r, out)| Some((("t", r as u32, Some(me as u32)), out.as_deref_mut()?)))
+        .collect();
+    st.get_all(items)?;
     st.finish(true)
 }
 
-/// Folds the contributions of ranks `from` (each `len` bytes, read from storage,
-/// or `own` for this rank) in rank order into `acc`: x_first op ... op x_last.
+/// Reads the contributions of `ranks` under `name` (each `len` bytes; this rank's
+/// is `own`) and folds them in rank order into `acc`: x_first op ... op x_last.
+#[allow(clippy::too_many_arguments)]
 fn fold(
     st: &mut Stage,
     name: &'static str,
+    to: Option<u32>,
     ranks: std::ops::Range<u32>,
     own: &[u8],
     acc: &mut [u8],
@@ -304,23 +405,32 @@ fn fold(
     op: &Op,
 ) -> Result<()> {
     let me = st.me();
-    let mut started = false;
-    let mut tmp = vec![0u8; acc.len()];
-    for r in ranks {
-        let x: &[u8] = if r == me {
-            own
+    let mut inputs: Vec<Vec<u8>> = ranks
+        .clone()
+        .map(|r| {
+            if r == me {
+                Vec::new()
+            } else {
+                vec![0u8; acc.len()]
+            }
+        })
+        .collect();
+    let items = ranks
+        .clone()
+        .zip(inputs.iter_mut())
+        .filter(|(r, _)| *r != me)
+        .map(|(r, b)| ((name, r, to), &mut b[..]))
+        .collect();
+    st.get_all(items)?;
+    for (i, r) in ranks.enumerate() {
+        let x: &[u8] = if r == me { own } else { &inputs[i] };
+        if i == 0 {
+            acc.copy_from_slice(x);
         } else {
-            st.get_into((name, r, None), &mut tmp)?;
-            &tmp
-        };
-        if started {
             // acc = acc op x, keeping rank order: `apply` computes right = left op right.
             let mut right = x.to_vec();
             op.apply(dt, acc, &mut right);
             acc.copy_from_slice(&right);
-        } else {
-            acc.copy_from_slice(x);
-            started = true;
         }
     }
     Ok(())
@@ -347,11 +457,11 @@ fn reduce_in(st: &mut Stage, work: &mut [u8], dt: Datatype, op: &Op, root: u32) 
     }
     let own = work.to_vec();
     let n = st.n();
-    fold(st, "r", 0..n, &own, work, dt, op)
+    fold(st, "r", None, 0..n, &own, work, dt, op)
 }
 
-/// Reduce to rank 0, then broadcast its result: 2(n-1) + ... requests, and
-/// every rank's download of the result proves that every rank has entered.
+/// Reduce to rank 0, then broadcast its result; every rank's download of the
+/// result proves that every rank has entered.
 pub(crate) fn allreduce(mut st: Stage, work: &mut [u8], dt: Datatype, op: &Op) -> Result<()> {
     reduce_in(&mut st, work, dt, op, 0)?;
     if st.me() == 0 {
@@ -378,7 +488,7 @@ pub(crate) fn scan(
     }
     let upto = if inclusive { me + 1 } else { me };
     if upto > 0 {
-        fold(&mut st, "p", 0..upto, own, out, dt, op)?;
+        fold(&mut st, "p", None, 0..upto, own, out, dt, op)?;
     }
     let last = me + 1 == n;
     st.finish(last)
@@ -395,45 +505,37 @@ pub(crate) fn reduce_scatter_block(
 ) -> Result<()> {
     let (me, n) = (st.me() as usize, st.n() as usize);
     let block = out.len();
-    for r in (0..n).filter(|&r| r != me) {
-        st.put(
-            ("q", me as u32, Some(r as u32)),
-            &input[r * block..(r + 1) * block],
-        )?;
-    }
-    let own = input[me * block..(me + 1) * block].to_vec();
-    let mut tmp = vec![0u8; block];
-    for r in 0..n {
-        let x: &[u8] = if r == me {
-            &own
-        } else {
-            st.get_into(("q", r as u32, Some(me as u32)), &mut tmp)?;
-            &tmp
-        };
-        if r == 0 {
-            out.copy_from_slice(x);
-        } else {
-            let mut right = x.to_vec();
-            op.apply(dt, out, &mut right);
-            out.copy_from_slice(&right);
-        }
-    }
+    let items = (0..n)
+        .filter(|&r| r != me)
+        .map(|r| {
+            (
+                ("q", me as u32, Some(r as u32)),
+                &input[r * block..(r + 1) * block],
+            )
+        })
+        .collect();
+    st.put_all(items)?;
+    let own = &input[me * block..(me + 1) * block];
+    fold(&mut st, "q", Some(me as u32), 0..n as u32, own, out, dt, op)?;
     st.finish(true)
 }
 
 /// Every rank but 0 uploads a token; rank 0 downloads them all, then uploads the
 /// release that everyone else downloads.
 pub(crate) fn barrier(mut st: Stage) -> Result<()> {
-    let me = st.me();
+    let (me, n) = (st.me(), st.n());
     if me != 0 {
         st.put(("x", me, None), &[1])?;
         let mut b = [0u8; 1];
         st.get_into(("go", 0, None), &mut b)?;
     } else {
-        let mut b = [0u8; 1];
-        for r in 1..st.n() {
-            st.get_into(("x", r, None), &mut b)?;
-        }
+        let mut tokens = vec![0u8; n as usize - 1];
+        let items = tokens
+            .chunks_mut(1)
+            .enumerate()
+            .map(|(i, b)| (("x", i as u32 + 1, None), b))
+            .collect();
+        st.get_all(items)?;
         st.put(("go", 0, None), &[1])?;
     }
     st.finish(true)
