@@ -4,7 +4,8 @@
 # programs of c-tests under fmirun with FMI_CHANNEL=redis and FMI_CHANNEL=s3, checks
 # that no key or object of the jobs is left behind, and kills a rank in the middle of
 # Redis-mediated collectives (c-tests/store_loss.c): the survivors must fail within
-# the timeout and leave no keys.
+# the timeout and leave no keys. MPI programs (mpi-shim/tests/programs) on the shim
+# must print the same over Redis as over direct connections.
 #
 #   scripts/channel-test.sh --prefix PREFIX --build C_TESTS_BUILD_DIR
 #
@@ -61,6 +62,27 @@ for ch in redis s3; do
     [[ "$n" -eq 0 ]] || fail "$n keys or objects left in $ch after the suites"
     echo "channel-test: $ch: suites passed, nothing left behind"
 done
+
+# Unmodified MPI programs (built with MPICH's mpicc, run on the shim by LD_PRELOAD)
+# print the same over Redis as over direct connections.
+echo "channel-test: MPI programs on the shim over Redis"
+for prog in p2p coll comm; do
+    mpicc -O1 -o "$WORK/$prog" "$REPO/mpi-shim/tests/programs/$prog.c"
+    want=$(env -u LD_LIBRARY_PATH timeout 120 "$FMIRUN" -n 3 -- \
+        env LD_PRELOAD="$PREFIX/lib/libfmi_mpi.so" "$WORK/$prog" 2>&1 | sort) ||
+        fail "MPI $prog over direct: $want"
+    got=$(
+        # shellcheck disable=SC1090,SC1091
+        source "$WORK/redis/env"
+        FMI_CHANNEL=redis env -u LD_LIBRARY_PATH timeout 120 "$FMIRUN" -n 3 -- \
+            env LD_PRELOAD="$PREFIX/lib/libfmi_mpi.so" "$WORK/$prog" 2>&1 | sort
+    ) || fail "MPI $prog over Redis: $got"
+    [[ "$got" == "$want" ]] || fail "MPI $prog prints differently over Redis:
+$(diff <(echo "$want") <(echo "$got") | head -20)"
+    echo "channel-test: MPI $prog: $(wc -l <<<"$got") lines, the same over Redis as direct"
+done
+n=$(left_in redis)
+[[ "$n" -eq 0 ]] || fail "$n keys left in Redis after the MPI programs"
 
 echo "channel-test: a rank killed in the middle of Redis-mediated collectives"
 out=$(
