@@ -7,7 +7,7 @@
 #   DIR/lib/libfmi.so, DIR/lib/libfmi.a         (and libfmi_mpi.so when the MPI shim is built)
 #   DIR/include/fmi.h, fmi.hpp
 #   DIR/include/fmi-mpi/mpi.h, DIR/bin/fmicc    (the MPI shim's header and compiler wrapper)
-#   DIR/bin/fmirun, DIR/bin/fmi-rendezvous      (and fmi-bench)
+#   DIR/bin/fmirun, DIR/bin/fmi-rendezvous      (and fmi-bench, fmi-calibrate)
 #   DIR/lib/cmake/FMI/FMIConfig.cmake, FMIConfigVersion.cmake   -> find_package(FMI)
 #   DIR/lib/pkgconfig/fmi.pc                    -> pkg-config --cflags --libs fmi
 #   DIR/lib/pkgconfig/fmi-mpi.pc                -> pkg-config --cflags --libs fmi-mpi
@@ -87,7 +87,7 @@ if [[ -f "$OUT/libfmi_mpi.so" ]]; then
         install -m 0644 "$h" "$PREFIX/include/fmi-mpi/$(basename "$h")"
     done
 fi
-for b in fmirun fmi-rendezvous fmi-bench; do
+for b in fmirun fmi-rendezvous fmi-bench fmi-calibrate; do
     [[ -f "$OUT/$b" ]] && install -m 0755 "$OUT/$b" "$PREFIX/bin/$b"
 done
 
