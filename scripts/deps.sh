@@ -48,6 +48,7 @@ need_file /usr/include/x86_64-linux-gnu/mpich/mpi.h libmpich-dev
 need_pkg readelf    binutils
 need_pkg redis-server redis-server  # the Redis channel: tests, the demo, benchmarks
 need_pkg redis-cli    redis-tools   # scripts/redis-server.sh
+need_pkg curl         curl          # scripts/s3-server.sh (SigV4 requests, curl >= 7.75)
 if [[ "$(id -u)" -eq 0 ]]; then # scripts/nat-test.sh (root only)
     need_pkg iptables iptables
     need_pkg ip       iproute2
