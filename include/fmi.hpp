@@ -957,6 +957,14 @@ class Communicator {
         detail::check(FMI_Comm_set_hint(c_, static_cast<int>(hint)), "FMI_Comm_set_hint");
     }
 
+    /// Modelled cost in US dollars of this rank's share of the job when it runs for
+    /// `seconds` (`FMI_Comm_cost`); sum it over the ranks for the job's.
+    double cost(double seconds) const {
+        double usd = 0.0;
+        detail::check(FMI_Comm_cost(c_, seconds, &usd), "FMI_Comm_cost");
+        return usd;
+    }
+
     /// Ends every rank of the job with exit status `errorcode` (`FMI_Abort`); returns
     /// only by throwing if that fails.
     void abort(int errorcode) const {

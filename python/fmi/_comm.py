@@ -13,6 +13,7 @@ from ._errors import ArgError, check, make_error
 
 lib = _lib.lib
 byref = ctypes.byref
+c_double = ctypes.c_double
 
 ANY_SOURCE = -1
 ANY_TAG = -1
@@ -440,6 +441,13 @@ class Communicator:
             except KeyError:
                 raise ArgError("hint must be 'fast' or 'cheap', not %r" % hint) from None
         check(lib.FMI_Comm_set_hint(self._c(), int(hint)))
+
+    def cost(self, seconds):
+        """Modelled cost in US dollars of this rank's share of the job when it runs
+        for `seconds` (FMI_Comm_cost); sum it over the ranks for the job's."""
+        usd = c_double(0.0)
+        check(lib.FMI_Comm_cost(self._c(), float(seconds), byref(usd)))
+        return usd.value
 
     def barrier(self):
         check(lib.FMI_Barrier(self._c()))

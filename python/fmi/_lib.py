@@ -90,6 +90,7 @@ c_int = ctypes.c_int
 c_size_t = ctypes.c_size_t
 c_void_p = ctypes.c_void_p
 c_char_p = ctypes.c_char_p
+c_double = ctypes.c_double
 POINTER = ctypes.POINTER
 
 FMI_Comm = c_void_p
@@ -125,6 +126,7 @@ _PROTOS = {
     "FMI_Comm_dup": (FMI_Comm, _pComm),
     "FMI_Comm_split": (FMI_Comm, c_int, c_int, _pComm),
     "FMI_Comm_set_hint": (FMI_Comm, c_int),
+    "FMI_Comm_cost": (FMI_Comm, c_double, POINTER(c_double)),
     "FMI_Comm_free": (_pComm,),
     "FMI_Send": (c_void_p, c_size_t, FMI_Datatype, c_int, c_int, FMI_Comm),
     "FMI_Recv": (c_void_p, c_size_t, FMI_Datatype, c_int, c_int, FMI_Comm, _pStatus),

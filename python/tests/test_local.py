@@ -151,6 +151,24 @@ def test_config_file_error(fmi_install, tmp_path):
     assert "config 7" in p.stdout and str(bad) in p.stdout and "line 3" in p.stdout, p.stdout
 
 
+def test_cost(fmi_install, tmp_path):
+    """Communicator.cost: the model's price of this rank's share (a world of one:
+    its function's GiB-seconds only), with the file's model parameters."""
+    cfg = tmp_path / "fmi.json"
+    cfg.write_text('{"model": {"FaaS": {"gib_second_price": 0.5, "memory_gib": 4}}}')
+    code = textwrap.dedent("""
+        import sys, fmi
+        with fmi.Communicator(0, 1, comm_name="j", config_path=sys.argv[1]) as c:
+            print("cost", c.cost(3))
+            try:
+                c.cost(-1)
+            except fmi.ArgError as e:
+                print("arg", e.code)
+    """)
+    p = run([sys.executable, "-c", code, str(cfg)], fmi_install.env)
+    assert "cost 6.0" in p.stdout and "arg 1" in p.stdout, p.stdout + p.stderr
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
