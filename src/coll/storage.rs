@@ -141,6 +141,46 @@ impl<'c> Stage<'c> {
         Ok(())
     }
 
+    /// Uploads block r of `data` (n blocks of `block` bytes) under `tag` for every
+    /// rank r but this one.
+    fn put_blocks(&self, tag: &'static str, data: &[u8], block: usize) -> Result<()> {
+        let me = self.me();
+        let items = (0..self.n())
+            .filter(|&r| r != me)
+            .map(|r| {
+                let at = r as usize * block;
+                ((tag, me, Some(r)), &data[at..at + block])
+            })
+            .collect();
+        self.put_all(items)
+    }
+
+    /// Downloads what every other rank wrote under `tag` (for this rank, with
+    /// `for_me`) into its block of `recv` (n blocks of `block` bytes).
+    fn get_blocks(
+        &mut self,
+        tag: &'static str,
+        for_me: bool,
+        recv: &mut [u8],
+        block: usize,
+    ) -> Result<()> {
+        let (me, n) = (self.me(), self.n() as usize);
+        let to = for_me.then_some(me);
+        // Empty blocks still go through storage, so that the ranks still meet.
+        let blocks: Vec<&mut [u8]> = if block == 0 {
+            (0..n).map(|_| <&mut [u8]>::default()).collect()
+        } else {
+            recv.chunks_mut(block).take(n).collect()
+        };
+        let items = blocks
+            .into_iter()
+            .enumerate()
+            .filter(|(r, _)| *r as u32 != me)
+            .map(|(r, b)| ((tag, r as u32, to), b))
+            .collect();
+        self.get_all(items)
+    }
+
     fn parallel(&self) -> bool {
         self.store.kind() == ChannelKind::S3
     }
@@ -227,24 +267,8 @@ pub(crate) fn gather(
         st.put(("g", me, None), own)?;
         return st.finish(false);
     }
-    let n = st.n() as usize;
-    let items = blocks_mut(recv, block, n)
-        .into_iter()
-        .enumerate()
-        .filter(|(r, _)| *r as u32 != root)
-        .map(|(r, b)| (("g", r as u32, None), b))
-        .collect();
-    st.get_all(items)?;
+    st.get_blocks("g", false, recv, block)?;
     st.finish(true)
-}
-
-/// `buf` cut into its `n` consecutive blocks of `block` bytes (n empty ones for 0:
-/// empty blocks still go through storage, so that ranks still meet).
-fn blocks_mut(buf: &mut [u8], block: usize, n: usize) -> Vec<&mut [u8]> {
-    if block == 0 {
-        return (0..n).map(|_| <&mut [u8]>::default()).collect();
-    }
-    buf.chunks_mut(block).take(n).collect()
 }
 
 /// The root uploads one block per rank; each rank downloads its own.
@@ -257,14 +281,7 @@ pub(crate) fn scatter(
 ) -> Result<()> {
     let me = st.me();
     if me == root {
-        let items = (0..st.n())
-            .filter(|&r| r != root)
-            .map(|r| {
-                let at = r as usize * block;
-                (("s", root, Some(r)), &send[at..at + block])
-            })
-            .collect();
-        st.put_all(items)?;
+        st.put_blocks("s", send, block)?;
         if let Some(out) = recv {
             let at = me as usize * block;
             if out.len() != block {
@@ -284,38 +301,16 @@ pub(crate) fn scatter(
 pub(crate) fn allgather(mut st: Stage, recv: &mut [u8], block: usize) -> Result<()> {
     let me = st.me() as usize;
     st.put(("a", me as u32, None), &recv[me * block..(me + 1) * block])?;
-    let n = st.n() as usize;
-    let items = blocks_mut(recv, block, n)
-        .into_iter()
-        .enumerate()
-        .filter(|(r, _)| *r != me)
-        .map(|(r, b)| (("a", r as u32, None), b))
-        .collect();
-    st.get_all(items)?;
+    st.get_blocks("a", false, recv, block)?;
     st.finish(true)
 }
 
 /// Every rank uploads one block per peer and downloads one from each.
 pub(crate) fn alltoall(mut st: Stage, send: &[u8], recv: &mut [u8], block: usize) -> Result<()> {
-    let (me, n) = (st.me() as usize, st.n() as usize);
-    let items = (0..n)
-        .filter(|&r| r != me)
-        .map(|r| {
-            (
-                ("t", me as u32, Some(r as u32)),
-                &send[r * block..(r + 1) * block],
-            )
-        })
-        .collect();
-    st.put_all(items)?;
+    let me = st.me() as usize;
+    st.put_blocks("t", send, block)?;
     recv[me * block..(me + 1) * block].copy_from_slice(&send[me * block..(me + 1) * block]);
-    let items = blocks_mut(recv, block, n)
-        .into_iter()
-        .enumerate()
-        .filter(|(r, _)| *r != me)
-        .map(|(r, b)| (("t", r as u32, Some(me as u32)), b))
-        .collect();
-    st.get_all(items)?;
+    st.get_blocks("t", true, recv, block)?;
     st.finish(true)
 }
 
@@ -391,8 +386,8 @@ pub(crate) fn alltoallv(
     st.finish(true)
 }
 
-/// Reads the contributions of `ranks` under `name` (each `len` bytes; this rank's
-/// is `own`) and folds them in rank order into `acc`: x_first op ... op x_last.
+/// Reads the contributions of `ranks` under `name` (each as long as `acc`; this
+/// rank's is `own`) and folds them in rank order into `acc`: x_first op ... op x_last.
 #[allow(clippy::too_many_arguments)]
 fn fold(
     st: &mut Stage,
@@ -409,29 +404,25 @@ fn fold(
         .clone()
         .map(|r| {
             if r == me {
-                Vec::new()
+                own.to_vec()
             } else {
                 vec![0u8; acc.len()]
             }
         })
         .collect();
     let items = ranks
-        .clone()
         .zip(inputs.iter_mut())
         .filter(|(r, _)| *r != me)
         .map(|(r, b)| ((name, r, to), &mut b[..]))
         .collect();
     st.get_all(items)?;
-    for (i, r) in ranks.enumerate() {
-        let x: &[u8] = if r == me { own } else { &inputs[i] };
-        if i == 0 {
-            acc.copy_from_slice(x);
-        } else {
-            // acc = acc op x, keeping rank order: `apply` computes right = left op right.
-            let mut right = x.to_vec();
-            op.apply(dt, acc, &mut right);
-            acc.copy_from_slice(&right);
-        }
+    let Some((first, rest)) = inputs.split_first_mut() else {
+        return Ok(());
+    };
+    acc.copy_from_slice(first);
+    for x in rest {
+        // acc = acc op x, in rank order; `x` is scratch afterwards.
+        op.apply_into_left(dt, acc, x);
     }
     Ok(())
 }
@@ -505,16 +496,7 @@ pub(crate) fn reduce_scatter_block(
 ) -> Result<()> {
     let (me, n) = (st.me() as usize, st.n() as usize);
     let block = out.len();
-    let items = (0..n)
-        .filter(|&r| r != me)
-        .map(|r| {
-            (
-                ("q", me as u32, Some(r as u32)),
-                &input[r * block..(r + 1) * block],
-            )
-        })
-        .collect();
-    st.put_all(items)?;
+    st.put_blocks("q", input, block)?;
     let own = &input[me * block..(me + 1) * block];
     fold(&mut st, "q", Some(me as u32), 0..n as u32, own, out, dt, op)?;
     st.finish(true)

@@ -102,7 +102,10 @@ impl Frame {
         let id = u64::from_le_bytes(id);
         match kind {
             DATA | SYNC_DATA => {
-                let payload = v.split_off(HEADER);
+                // The payload stays in the frame's allocation: shift it down, no copy
+                // into a new one.
+                v.drain(..HEADER);
+                let payload = v;
                 Some(Frame::Data {
                     ctx,
                     src,

@@ -222,6 +222,16 @@ fn check_identity(rank: u32, size: u32, job: &str) -> Result<()> {
     Ok(())
 }
 
+/// `r` is a rank of a world of `size`.
+fn check_rank(r: u32, size: u32) -> Result<()> {
+    if r >= size {
+        return Err(Error::arg(format!(
+            "rank {r} is out of range (the world has {size} ranks)"
+        )));
+    }
+    Ok(())
+}
+
 fn io_err(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::connect(format!("{what}: {e}"))
 }
@@ -413,8 +423,9 @@ impl World {
         loop {
             let mut st = self.state.lock();
             if let Some(v) = check(&mut st) {
+                let acks = std::mem::take(&mut st.core.acks);
                 drop(st);
-                self.flush_acks();
+                self.send_acks(acks);
                 return Ok(v);
             }
             let now = Instant::now();
@@ -436,8 +447,9 @@ impl World {
                 last_progress = Instant::now();
             }
             let v = check(&mut st);
+            let acks = std::mem::take(&mut st.core.acks);
             drop(st);
-            self.flush_acks();
+            self.send_acks(acks);
             if let Some(v) = v {
                 return Ok(v);
             }
@@ -467,10 +479,17 @@ impl World {
     /// Pushes the acknowledgements of synchronous mediated sends that receives
     /// took; outside the engine lock, because a push waits for the store.
     fn flush_acks(&self) {
+        if self.mailroom.is_some() {
+            let acks = std::mem::take(&mut self.state.lock().core.acks);
+            self.send_acks(acks);
+        }
+    }
+
+    /// Pushes acknowledgements taken out of the engine (see `flush_acks`).
+    fn send_acks(&self, acks: Vec<(u32, mediated::Frame)>) {
         let Some(m) = self.mailroom.as_ref() else {
             return;
         };
-        let acks = std::mem::take(&mut self.state.lock().core.acks);
         for (dest, f) in acks {
             if let Err(e) = m.send(dest, &f) {
                 self.failed.store(true, Ordering::Release);
@@ -484,7 +503,6 @@ impl World {
 
     /// Point to point through the mediated channel: pushes the message to `dest`'s
     /// mailbox. `sync` is the send request to complete when `dest` acknowledges.
-    #[allow(clippy::too_many_arguments)]
     fn push_mediated(
         &self,
         m: &mediated::Mailroom,
@@ -519,7 +537,7 @@ impl World {
         group: &Arc<Group>,
     ) -> Result<()> {
         if let Some(m) = self.mediated_to(dest) {
-            self.state.lock().check_rank(dest)?;
+            check_rank(dest, self.size)?;
             return self.push_mediated(m, ctx, dest, tag, data, None);
         }
         {
@@ -600,16 +618,12 @@ impl World {
                 buf: None,
                 coll: None,
             };
+            check_rank(dest, self.size)?;
             if sync {
-                let id = {
-                    let mut st = self.state.lock();
-                    st.check_rank(dest)?;
-                    st.core.new_req(kind(), None)
-                };
+                let id = self.state.lock().core.new_req(kind(), None);
                 self.push_mediated(m, ctx, dest, tag, buf.slice(0, bytes), Some(id))?;
                 return Ok(id);
             }
-            self.state.lock().check_rank(dest)?;
             self.push_mediated(m, ctx, dest, tag, buf.slice(0, bytes), None)?;
             let done = Status {
                 source: dest,
@@ -704,7 +718,7 @@ impl World {
             None,
         );
         if let Some(u) = st.core.matcher.take_unexpected(ctx, src, tag) {
-            st.receive_unexpected(id, u, buf);
+            st.receive_unexpected(id, u);
             drop(st_guard);
             self.flush_acks();
             return Ok(id);
@@ -838,7 +852,7 @@ impl World {
             },
             None,
         );
-        st.receive_unexpected(id, m.0, buf);
+        st.receive_unexpected(id, m.0);
         drop(st);
         self.flush_acks();
         id
@@ -1008,25 +1022,17 @@ impl World {
 }
 
 impl State {
-    /// Receive `id` (into `buf`) takes a message that arrived before it.
-    fn receive_unexpected(&mut self, id: ReqId, u: matching::Unexpected, buf: RawBuf) {
+    /// Receive `id` (into its buffer) takes a message that arrived before it.
+    fn receive_unexpected(&mut self, id: ReqId, u: matching::Unexpected) {
         match u.body {
-            Body::Eager(v) => {
-                let n = v.len().min(buf.len());
-                buf.write_at(0, &v[..n]);
-                self.core.complete_recv(id, u.src, u.tag, v.len() as u64);
-            }
+            Body::Eager(v) => self.core.fill_recv(id, u.src, u.tag, &v),
             Body::Rts { token, len } => self.accept_rts(id, u.src, u.tag, token, len),
             Body::SelfSync { data, send } => {
-                let n = data.len().min(buf.len());
-                buf.write_at(0, &data[..n]);
-                self.core.complete_recv(id, u.src, u.tag, data.len() as u64);
+                self.core.fill_recv(id, u.src, u.tag, &data);
                 self.core.complete_self_send(send, u.tag, data.len());
             }
             Body::RemoteSync { data, send } => {
-                let n = data.len().min(buf.len());
-                buf.write_at(0, &data[..n]);
-                self.core.complete_recv(id, u.src, u.tag, data.len() as u64);
+                self.core.fill_recv(id, u.src, u.tag, &data);
                 self.core.ack(u.src, send, u.tag, data.len());
             }
         }
@@ -1177,6 +1183,20 @@ impl Core {
         }
     }
 
+    /// Completes receive `id` with a whole message: as much of `data` as fits goes
+    /// into its buffer.
+    fn fill_recv(&mut self, id: ReqId, src: u32, tag: i32, data: &[u8]) {
+        if let Some(Req {
+            kind: ReqKind::Recv { buf, .. },
+            ..
+        }) = self.reqs.get(id)
+        {
+            let n = data.len().min(buf.len());
+            buf.write_at(0, &data[..n]);
+        }
+        self.complete_recv(id, src, tag, data.len() as u64);
+    }
+
     /// Completes a receive of a `len`-byte message (truncated if the buffer is smaller).
     fn complete_recv(&mut self, id: ReqId, src: u32, tag: i32, len: u64) {
         let cap = match self.reqs.get(id) {
@@ -1222,15 +1242,7 @@ impl Core {
     /// (acknowledged at once) or the unexpected queue (acknowledged when taken).
     fn arrived_sync(&mut self, ctx: u32, src: u32, tag: i32, data: Vec<u8>, send: u64) {
         if let Some(p) = self.matcher.take_posted(ctx, src, tag) {
-            if let Some(Req {
-                kind: ReqKind::Recv { buf, .. },
-                ..
-            }) = self.reqs.get(p.req)
-            {
-                let n = data.len().min(buf.len());
-                buf.write_at(0, &data[..n]);
-            }
-            self.complete_recv(p.req, src, tag, data.len() as u64);
+            self.fill_recv(p.req, src, tag, &data);
             self.ack(src, send, tag, data.len());
         } else {
             self.matcher.add_unexpected(matching::Unexpected {
@@ -1258,15 +1270,7 @@ impl Core {
     fn deliver_self(&mut self, ctx: u32, tag: i32, data: &[u8], sync: Option<ReqId>) -> bool {
         let me = self.rank;
         if let Some(p) = self.matcher.take_posted(ctx, me, tag) {
-            if let Some(Req {
-                kind: ReqKind::Recv { buf, .. },
-                ..
-            }) = self.reqs.get(p.req)
-            {
-                let n = data.len().min(buf.len());
-                buf.write_at(0, &data[..n]);
-            }
-            self.complete_recv(p.req, me, tag, data.len() as u64);
+            self.fill_recv(p.req, me, tag, data);
             true
         } else {
             let body = match sync {

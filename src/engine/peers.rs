@@ -147,13 +147,7 @@ impl Phase {
 
 impl State {
     pub(super) fn check_rank(&self, r: u32) -> Result<()> {
-        if r >= self.core.size {
-            return Err(Error::arg(format!(
-                "rank {r} is out of range (the world has {} ranks)",
-                self.core.size
-            )));
-        }
-        Ok(())
+        super::check_rank(r, self.core.size)
     }
 
     pub(super) fn check_peer(&self, r: u32) -> Result<()> {

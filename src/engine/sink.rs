@@ -75,15 +75,7 @@ impl Core {
 
     pub(super) fn arrived_eager(&mut self, ctx: u32, src: u32, tag: i32, v: Vec<u8>) {
         if let Some(p) = self.matcher.take_posted(ctx, src, tag) {
-            if let Some(Req {
-                kind: ReqKind::Recv { buf, .. },
-                ..
-            }) = self.reqs.get(p.req)
-            {
-                let n = v.len().min(buf.len());
-                buf.write_at(0, &v[..n]);
-            }
-            self.complete_recv(p.req, src, tag, v.len() as u64);
+            self.fill_recv(p.req, src, tag, &v);
         } else {
             self.matcher.add_unexpected(Unexpected {
                 ctx,
